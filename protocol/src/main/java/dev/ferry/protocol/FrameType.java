@@ -1,0 +1,69 @@
+package dev.ferry.protocol;
+
+/**
+ * The type byte of a ferry frame (see {@link dev.ferry.protocol.codec.FrameDecoder} for the layout and
+ * docs/wire-format.md for the session). Frames of an unknown type are refused, never skipped.
+ */
+public enum FrameType {
+    /** First frame from the proxy: protocol version, node name, largest frame it accepts. Stream 0. */
+    HELLO(0x01),
+    /** The cache's answer to HELLO. Stream 0. */
+    HELLO_ACK(0x02),
+    /** A snapshot is about to be written on this connection. Stream 0. */
+    SNAPSHOT_BEGIN(0x03),
+    /** Opens an image stream; its stream id names the image from now on. Stream >= 1. */
+    IMAGE_OPEN(0x04),
+    /** Raw image bytes of one stream, no protobuf. Stream >= 1. */
+    IMAGE_DATA(0x05),
+    /** The image of this stream is complete: size and CRC32C. Stream >= 1. */
+    IMAGE_END(0x06),
+    /** Every image is complete: the manifest, to be verified by the cache. Stream 0. */
+    SNAPSHOT_COMMIT(0x07),
+    /** The cache holds the snapshot, verified. Stream 0. */
+    SNAPSHOT_ACK(0x08),
+    /** The sender gives up on the snapshot. Stream 0. */
+    SNAPSHOT_ABORT(0x09),
+    /** An {@link ErrorCode} and a short text for humans. Stream 0. */
+    ERROR(0x0A),
+    /** The cache accepted SNAPSHOT_BEGIN (name free, size fits): the proxy may start CRIU. Stream 0. */
+    SNAPSHOT_READY(0x0B);
+
+    private static final FrameType[] BY_WIRE = new FrameType[256];
+
+    static {
+        for (FrameType t : values()) {
+            BY_WIRE[t.wire] = t;
+        }
+    }
+
+    private final int wire;
+
+    FrameType(int wire) {
+        this.wire = wire;
+    }
+
+    /** The value of the type byte. */
+    public int wire() {
+        return wire;
+    }
+
+    /** True for the frames that carry a stream id of 1 or more (IMAGE_OPEN, IMAGE_DATA, IMAGE_END). */
+    public boolean isImageStream() {
+        return this == IMAGE_OPEN || this == IMAGE_DATA || this == IMAGE_END;
+    }
+
+    /**
+     * The frame type of a type byte.
+     *
+     * @throws ProtocolException with {@link ErrorCode#UNKNOWN_FRAME_TYPE} when no type has that value
+     */
+    public static FrameType fromWire(int wire) {
+        FrameType t = wire >= 0 && wire < BY_WIRE.length ? BY_WIRE[wire] : null;
+        if (t == null) {
+            throw new ProtocolException(ErrorCode.UNKNOWN_FRAME_TYPE, String.format(
+                    "frame type: 0x%02X (expected: 0x01 to 0x0A in protocol v%d); upgrade ferry on both nodes to the same version",
+                    wire, Wire.VERSION));
+        }
+        return t;
+    }
+}

@@ -1,0 +1,25 @@
+package dev.ferry.protocol.codec;
+
+import dev.ferry.protocol.FrameType;
+import dev.ferry.protocol.image.SnapshotName;
+import java.util.Objects;
+
+/**
+ * SNAPSHOT_BEGIN: a new snapshot is about to be written on this connection.
+ *
+ * @param expectedBytes estimate from the source's memory accounting, 0 when unknown; lets the cache
+ *                      refuse what it cannot hold before the source is frozen for nothing
+ * @param sourcePid     the dumped root pid on the source, for logs
+ */
+public record SnapshotBegin(SnapshotName snapshot, long expectedBytes, long sourcePid) implements WireMessage {
+    public SnapshotBegin {
+        Objects.requireNonNull(snapshot, "snapshot");
+        Messages.requireNotNegative("expected bytes", expectedBytes);
+        Messages.requireNotNegative("source pid", sourcePid);
+    }
+
+    @Override
+    public FrameType type() {
+        return FrameType.SNAPSHOT_BEGIN;
+    }
+}
