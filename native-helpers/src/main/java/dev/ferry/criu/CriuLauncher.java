@@ -1,0 +1,15 @@
+package dev.ferry.criu;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Starts CRIU with the given arguments (everything after the executable) in a work directory. The real one is
+ * {@link Criu#launcher()}; tests pass a scripted peer that plays CRIU. The caller owns the returned process.
+ */
+@FunctionalInterface
+public interface CriuLauncher {
+
+    CriuProcess start(List<String> args, Path workDir) throws IOException;
+}

@@ -1,0 +1,42 @@
+package dev.ferry.criu;
+
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.Set;
+
+/**
+ * Private work directories for one CRIU run ({@code -D}): {@code <root>/<prefix>-<8 hex>}, mode 0700. The name is
+ * short on purpose (the streamer socket path must fit in 107 bytes) and never holds a user-supplied name.
+ */
+public final class CriuWorkDir {
+
+    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private CriuWorkDir() {
+    }
+
+    /** Creates {@code root} if needed, then a fresh private directory in it; returns its absolute path. */
+    public static Path create(Path root, String prefix) throws IOException {
+        Path absoluteRoot = root.toAbsolutePath().normalize();
+        if (!Files.isDirectory(absoluteRoot)) {
+            Files.createDirectories(absoluteRoot, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+        }
+        for (int attempt = 0; attempt < 16; attempt++) {
+            Path dir = absoluteRoot.resolve(prefix + "-" + String.format("%08x", RANDOM.nextInt()));
+            try {
+                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+            } catch (FileAlreadyExistsException e) {
+                continue;
+            }
+            Files.setPosixFilePermissions(dir, OWNER_ONLY); // the umask may have removed bits, never added any
+            return dir;
+        }
+        throw new IOException("could not create a fresh work directory in " + absoluteRoot + " after 16 attempts");
+    }
+}
