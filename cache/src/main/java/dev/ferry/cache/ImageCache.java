@@ -1,0 +1,124 @@
+package dev.ferry.cache;
+
+import dev.ferry.protocol.control.ControlServer;
+import dev.ferry.restore.RestoreEngine;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+
+/**
+ * The image-cache daemon: the TCP listener for image-proxies, the snapshot store, the restore engine and
+ * the control socket. Lifecycle: {@link #start} → {@link #close} (stop accepting, close connections,
+ * drop snapshots, complete {@link #terminationFuture()}); close is idempotent and stops components in
+ * reverse order of start.
+ */
+public final class ImageCache implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(ImageCache.class.getName());
+
+    private final CacheConfig config;
+    private final SnapshotStore store;
+    private final EventLoopGroup group;
+    private final Channel server;
+    private final ControlServer control;
+    private final CompletableFuture<Void> terminated = new CompletableFuture<>();
+    private boolean closed;
+
+    private ImageCache(CacheConfig config, SnapshotStore store, EventLoopGroup group, Channel server, ControlServer control) {
+        this.config = config;
+        this.store = store;
+        this.group = group;
+        this.server = server;
+        this.control = control;
+    }
+
+    public static ImageCache start(CacheConfig config) throws IOException {
+        return start(config, CacheEvents.NONE);
+    }
+
+    public static ImageCache start(CacheConfig config, CacheEvents events) throws IOException {
+        SnapshotStore store = new SnapshotStore(new MemoryBudget(config.maxMemory()));
+        boolean epoll = Epoll.isAvailable();
+        IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        Class<? extends ServerChannel> channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(0, io);
+        Channel server;
+        try {
+            server = new ServerBootstrap()
+                    .group(group)
+                    .channel(channelClass)
+                    .option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.SO_RCVBUF, 4 << 20)
+                    .childHandler(new CacheChannelInitializer(store, events, config.node()))
+                    .bind(config.listen()).syncUninterruptibly().channel();
+        } catch (RuntimeException e) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            throw new IOException("cannot listen on " + config.listen() + ": " + e.getMessage()
+                    + " (expected: a free port on a local address); choose another --port or --listen", e);
+        }
+        ControlServer control;
+        try {
+            Path work = config.runDir().resolve("cache-work");
+            Files.createDirectories(work);
+            RestoreEngine engine = new RestoreEngine(config.criu(), work);
+            control = ControlServer.start(config.runDir(), CacheConfig.CONTROL_SOCKET, "cache",
+                    new RestoreService(store, engine, config.restoreTimeout()));
+        } catch (IOException | RuntimeException e) {
+            server.close().syncUninterruptibly();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            throw e;
+        }
+        LOG.info(() -> "image-cache " + config.node() + ": listening on " + server.localAddress() + ", control socket "
+                + control.socket() + ", max memory " + config.maxMemory() + " bytes, CRIU " + config.criu().version());
+        return new ImageCache(config, store, group, server, control);
+    }
+
+    /** The bound TCP address (useful with port 0). */
+    public InetSocketAddress address() {
+        return (InetSocketAddress) server.localAddress();
+    }
+
+    public Path controlSocket() {
+        return control.socket();
+    }
+
+    public SnapshotStore store() {
+        return store;
+    }
+
+    public CompletableFuture<Void> terminationFuture() {
+        return terminated;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        control.close();
+        server.close().syncUninterruptibly();
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        store.close();
+        LOG.info(() -> "image-cache " + config.node() + ": stopped");
+        terminated.complete(null);
+    }
+}

@@ -1,0 +1,217 @@
+package dev.ferry.cache;
+
+import dev.ferry.protocol.ErrorCode;
+import dev.ferry.protocol.ProtocolException;
+import dev.ferry.protocol.Wire;
+import dev.ferry.protocol.codec.ErrorMessage;
+import dev.ferry.protocol.codec.Hello;
+import dev.ferry.protocol.codec.HelloAck;
+import dev.ferry.protocol.codec.ImageData;
+import dev.ferry.protocol.codec.ImageEnd;
+import dev.ferry.protocol.codec.ImageOpen;
+import dev.ferry.protocol.codec.SnapshotAbort;
+import dev.ferry.protocol.codec.SnapshotAck;
+import dev.ferry.protocol.codec.SnapshotBegin;
+import dev.ferry.protocol.codec.SnapshotCommit;
+import dev.ferry.protocol.codec.SnapshotReady;
+import dev.ferry.protocol.codec.WireMessage;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.DecoderException;
+import io.netty.util.ReferenceCountUtil;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Receives snapshots from one image-proxy connection: hello first, then one snapshot at a time, its image
+ * streams interleaved by stream id, each copied into memory the cache owns and checked (size, CRC32C) as
+ * it arrives, then the commit, verified against its manifest before it is acknowledged.
+ *
+ * <p>Any violation is answered with an ERROR frame, the connection's uncommitted snapshot is dropped and
+ * the connection closed; other connections are not affected. One instance per channel, used only on its
+ * event loop. It releases every {@link ImageData} it receives.
+ */
+final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage> {
+
+    private static final Logger LOG = Logger.getLogger(ImageReceiveHandler.class.getName());
+
+    private final SnapshotStore store;
+    private final CacheEvents events;
+    private final String node;
+    private final Map<Integer, MemoryImage> streams = new HashMap<>();
+    private boolean helloSeen;
+    private String peer = "?";
+    private StoredSnapshot current;
+    private boolean failed;
+
+    ImageReceiveHandler(SnapshotStore store, CacheEvents events, String node) {
+        super(WireMessage.class, false);
+        this.store = store;
+        this.events = events;
+        this.node = node;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        peer = String.valueOf(ctx.channel().remoteAddress());
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, WireMessage msg) {
+        try {
+            if (failed) {
+                return; // everything after an error is dropped until the close completes
+            }
+            handle(ctx, msg);
+        } catch (ProtocolException e) {
+            fail(ctx, e.code(), e.getMessage());
+        } finally {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void handle(ChannelHandlerContext ctx, WireMessage msg) {
+        if (!helloSeen) {
+            if (!(msg instanceof Hello hello)) {
+                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME,
+                        "first frame: " + msg.getClass().getSimpleName() + " (expected: HELLO)");
+            }
+            helloSeen = true;
+            peer = hello.node() + "@" + ctx.channel().remoteAddress();
+            ctx.writeAndFlush(new HelloAck(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE));
+            return;
+        }
+        if (msg instanceof SnapshotBegin begin) {
+            if (current != null) {
+                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "SNAPSHOT_BEGIN " + begin.snapshot()
+                        + " while " + current.name() + " is still open (expected: one snapshot at a time per connection)");
+            }
+            current = store.begin(begin.snapshot(), peer, begin.expectedBytes());
+            events.snapshotBegun(current, begin.expectedBytes());
+            LOG.info(() -> "snapshot " + begin.snapshot() + ": receiving from " + peer + " (source pid "
+                    + begin.sourcePid() + ", about " + begin.expectedBytes() + " bytes)");
+            ctx.writeAndFlush(new SnapshotReady(begin.snapshot()));
+        } else if (msg instanceof ImageOpen open) {
+            StoredSnapshot s = requireSnapshot("IMAGE_OPEN");
+            if (streams.containsKey(open.streamId())) {
+                throw new ProtocolException(ErrorCode.DUPLICATE_IMAGE,
+                        "IMAGE_OPEN for stream " + open.streamId() + ", which is already open (expected: a new stream id)");
+            }
+            MemoryImage image = new MemoryImage(open.name(), ctx.alloc(), store.budget());
+            s.add(image);
+            streams.put(open.streamId(), image);
+        } else if (msg instanceof ImageData data) {
+            MemoryImage image = stream(data.streamId(), "IMAGE_DATA");
+            image.append(data.data());
+            events.bytesReceived(data.data().readableBytes());
+        } else if (msg instanceof ImageEnd end) {
+            MemoryImage image = stream(end.streamId(), "IMAGE_END");
+            if (image.size() != end.size() || image.crc32c() != end.crc32c()) {
+                throw new ProtocolException(ErrorCode.INTEGRITY, String.format(
+                        "image %s: size %d crc32c %08x received (expected: size %d crc32c %08x from IMAGE_END)",
+                        image.name(), image.size(), image.crc32c(), end.size(), end.crc32c()));
+            }
+            image.complete();
+            streams.remove(end.streamId());
+        } else if (msg instanceof SnapshotCommit commit) {
+            StoredSnapshot s = requireSnapshot("SNAPSHOT_COMMIT");
+            if (!s.name().equals(commit.snapshot())) {
+                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME,
+                        "SNAPSHOT_COMMIT for " + commit.snapshot() + " (expected: " + s.name() + ")");
+            }
+            if (!streams.isEmpty()) {
+                throw new ProtocolException(ErrorCode.MANIFEST_MISMATCH, "SNAPSHOT_COMMIT of " + s.name() + " with "
+                        + streams.size() + " image(s) still open (expected: IMAGE_END for every image first)");
+            }
+            s.verify(commit.images());
+            store.commit(s);
+            current = null;
+            LOG.info(() -> "snapshot " + s.name() + ": committed, " + s.imageCount() + " images, " + s.bytes()
+                    + " bytes, verified, from " + peer);
+            events.snapshotCommitted(s);
+            ctx.writeAndFlush(new SnapshotAck(s.name(), s.bytes(), s.imageCount()));
+        } else if (msg instanceof SnapshotAbort abort) {
+            if (current != null && current.name().equals(abort.snapshot())) {
+                LOG.info(() -> "snapshot " + abort.snapshot() + ": aborted by " + peer + ": " + abort.reason());
+                dropCurrent("aborted");
+            }
+        } else if (msg instanceof ErrorMessage error) {
+            LOG.warning(() -> "peer " + peer + " reported " + error.code() + ": " + error.message());
+            dropCurrent("peer error");
+            ctx.close();
+        } else {
+            throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME,
+                    msg.getClass().getSimpleName() + " from an image-proxy (expected: snapshot or image frames)");
+        }
+    }
+
+    private StoredSnapshot requireSnapshot(String frame) {
+        if (current == null) {
+            throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME,
+                    frame + " with no open snapshot (expected: SNAPSHOT_BEGIN first)");
+        }
+        return current;
+    }
+
+    private MemoryImage stream(int streamId, String frame) {
+        MemoryImage image = streams.get(streamId);
+        if (image == null) {
+            throw new ProtocolException(ErrorCode.UNKNOWN_STREAM,
+                    frame + " for stream " + streamId + ", which is not open (expected: IMAGE_OPEN first)");
+        }
+        return image;
+    }
+
+    private void fail(ChannelHandlerContext ctx, ErrorCode code, String message) {
+        if (failed) {
+            return;
+        }
+        failed = true;
+        String snapshot = current == null ? "" : current.name().value();
+        LOG.warning(() -> "connection " + peer + ": " + code + ": " + message);
+        events.error(code);
+        dropCurrent(code.name());
+        ctx.writeAndFlush(new ErrorMessage(code, message, snapshot)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    private void dropCurrent(String why) {
+        streams.clear();
+        if (current != null) {
+            StoredSnapshot s = current;
+            current = null;
+            if (store.drop(s)) {
+                events.snapshotDropped(s, why);
+            }
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (current != null) {
+            LOG.info("snapshot " + current.name() + ": connection from " + peer + " closed before commit; dropped");
+            dropCurrent("connection closed");
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        Throwable root = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+        java.util.Optional<ProtocolException> pe = ProtocolException.findIn(cause);
+        if (pe.isPresent()) {
+            fail(ctx, pe.get().code(), pe.get().getMessage());
+        } else if (root instanceof java.io.IOException) {
+            LOG.fine(() -> "connection " + peer + ": " + root);
+            dropCurrent("I/O error");
+            ctx.close();
+        } else {
+            LOG.log(Level.WARNING, "connection " + peer + ": internal error", root);
+            fail(ctx, ErrorCode.INTERNAL, String.valueOf(root));
+        }
+    }
+}

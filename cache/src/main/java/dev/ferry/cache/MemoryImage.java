@@ -1,0 +1,127 @@
+package dev.ferry.cache;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import dev.ferry.protocol.image.ImageName;
+import dev.ferry.protocol.image.StoredImage;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * One image held in memory the cache owns: a list of direct chunks that the bytes of IMAGE_DATA frames
+ * are copied into (pooled socket buffers are never kept: see java-stack-notes.md, "receiver keeps").
+ * Chunks grow from 64 KiB to 4 MiB so that the many small images of a snapshot stay small.
+ *
+ * <p>Ownership: the image owns its chunks and releases them in {@link #release()}, called by its
+ * {@link StoredSnapshot}. Writing ({@link #append}, {@link #complete}) happens on one event-loop thread;
+ * once complete, {@link #writeTo} may run on several threads at once (it only reads).
+ */
+final class MemoryImage implements StoredImage {
+
+    private static final int FIRST_CHUNK = 64 * 1024;
+    private static final int MAX_CHUNK = 4 * 1024 * 1024;
+
+    private final ImageName name;
+    private final ByteBufAllocator allocator;
+    private final MemoryBudget budget;
+    private final List<ByteBuf> chunks = new ArrayList<>();
+    private final CRC32C crc = new CRC32C();
+    private long size;
+    private long reserved;
+    private volatile boolean complete;
+    private boolean released;
+
+    MemoryImage(ImageName name, ByteBufAllocator allocator, MemoryBudget budget) {
+        this.name = name;
+        this.allocator = allocator;
+        this.budget = budget;
+    }
+
+    ImageName name() {
+        return name;
+    }
+
+    /** Copies the readable bytes of {@code data} into the image; the caller keeps ownership of {@code data}. */
+    void append(ByteBuf data) {
+        if (complete || released) {
+            throw new IllegalStateException("image " + name + " is " + (released ? "released" : "complete"));
+        }
+        int length = data.readableBytes();
+        int index = data.readerIndex();
+        if (data.nioBufferCount() == 1) {
+            crc.update(data.nioBuffer(index, length));
+        } else {
+            for (ByteBuffer b : data.nioBuffers(index, length)) {
+                crc.update(b);
+            }
+        }
+        while (length > 0) {
+            ByteBuf last = chunks.isEmpty() ? null : chunks.get(chunks.size() - 1);
+            if (last == null || !last.isWritable()) {
+                int capacity = last == null ? FIRST_CHUNK : Math.min(MAX_CHUNK, last.capacity() * 2);
+                budget.reserve(capacity);
+                reserved += capacity;
+                last = allocator.directBuffer(capacity, capacity);
+                chunks.add(last);
+            }
+            int n = Math.min(length, last.writableBytes());
+            last.writeBytes(data, index, n);
+            index += n;
+            length -= n;
+            size += n;
+        }
+    }
+
+    long size0() {
+        return size;
+    }
+
+    int crc32c() {
+        return (int) crc.getValue();
+    }
+
+    boolean isComplete() {
+        return complete;
+    }
+
+    void complete() {
+        complete = true;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public void writeTo(WritableByteChannel out) throws IOException {
+        if (!complete) {
+            throw new IOException("image " + name + " is not complete");
+        }
+        for (ByteBuf chunk : chunks) {
+            ByteBuffer b = chunk.nioBuffer(0, chunk.writerIndex());
+            while (b.hasRemaining()) {
+                out.write(b);
+            }
+        }
+    }
+
+    /** Frees the chunks and gives their bytes back to the budget. Idempotent. */
+    synchronized void release() {
+        if (released) {
+            return;
+        }
+        released = true;
+        for (ByteBuf chunk : chunks) {
+            chunk.release();
+        }
+        chunks.clear();
+        budget.free(reserved);
+        reserved = 0;
+    }
+}

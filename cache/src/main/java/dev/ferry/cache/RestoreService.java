@@ -1,0 +1,144 @@
+package dev.ferry.cache;
+
+import dev.ferry.criu.CriuException;
+import dev.ferry.criu.CriuHints;
+import dev.ferry.criu.CriuOptions;
+import dev.ferry.criu.CriuOptionsMapping;
+import dev.ferry.protocol.ExitCode;
+import dev.ferry.protocol.control.ControlServer;
+import dev.ferry.protocol.control.ControlSession;
+import dev.ferry.protocol.control.Request;
+import dev.ferry.protocol.control.RestoreRequest;
+import dev.ferry.protocol.control.Results;
+import dev.ferry.protocol.image.ImageName;
+import dev.ferry.protocol.image.SnapshotName;
+import dev.ferry.restore.RestoreEngine;
+import dev.ferry.restore.RestoreJob;
+import dev.ferry.restore.RestoreListener;
+import dev.ferry.restore.RestoreOutcome;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Logger;
+import java.util.stream.Collectors;
+
+/**
+ * Answers {@code ferry restore --remote} requests from the control socket: finds the committed snapshot,
+ * runs the restore engine over it, reports CRIU's outcome. A snapshot stays in the cache after a failed
+ * restore, so it can be retried; after a successful one it is dropped unless the caller asked to keep it.
+ */
+final class RestoreService implements ControlServer.Handler {
+
+    private static final Logger LOG = Logger.getLogger(RestoreService.class.getName());
+
+    private final SnapshotStore store;
+    private final RestoreEngine engine;
+    private final Duration timeout;
+
+    RestoreService(SnapshotStore store, RestoreEngine engine, Duration timeout) {
+        this.store = store;
+        this.engine = engine;
+        this.timeout = timeout;
+    }
+
+    @Override
+    public void handle(Request request, ControlSession session) {
+        if (!request.hasRestore()) {
+            session.result(Results.failure(ExitCode.USAGE, "the image-cache takes restore requests (found: "
+                    + request.getKindCase() + "); send dumps to the image-proxy on the source node"));
+            return;
+        }
+        RestoreRequest r = request.getRestore();
+        String problem = SnapshotName.problem(r.getSnapshot());
+        if (problem != null) {
+            session.result(Results.failure(ExitCode.USAGE, problem));
+            return;
+        }
+        SnapshotName name = SnapshotName.of(r.getSnapshot());
+        Optional<StoredSnapshot> found = store.committed(name);
+        if (found.isEmpty()) {
+            String held = store.list().stream().map(s -> s.name() + " (" + s.state() + ")").collect(Collectors.joining(", "));
+            session.result(Results.failure(ExitCode.NOT_FOUND, "no committed snapshot " + name + " in this image-cache"
+                    + " (holds: " + (held.isEmpty() ? "nothing" : held) + "); dump it first with 'ferry dump -D "
+                    + name + " --remote' on the source node"));
+            return;
+        }
+        StoredSnapshot snapshot = found.get();
+        if (!store.startRestore(snapshot)) {
+            session.result(Results.failure(ExitCode.REFUSED, "snapshot " + name
+                    + " is being restored by another request; wait for it to finish"));
+            return;
+        }
+        CriuOptions options;
+        try {
+            options = CriuOptionsMapping.from(r.getCriu());
+        } catch (IllegalArgumentException e) {
+            store.finishRestore(snapshot);
+            session.result(Results.failure(ExitCode.USAGE, e.getMessage()));
+            return;
+        }
+        LOG.info(() -> "snapshot " + name + ": restore starting, " + snapshot.imageCount() + " images, "
+                + snapshot.bytes() + " bytes");
+        session.progress("restore", 0, 0, "restoring " + name + " (" + snapshot.bytes() + " bytes)");
+        AtomicLong served = new AtomicLong();
+        RestoreListener listener = new RestoreListener() {
+            @Override
+            public void phase(String phase) {
+                session.progress(phase, served.get(), 0, "");
+            }
+
+            @Override
+            public void imageServed(ImageName image, long bytes) {
+                served.addAndGet(bytes);
+            }
+        };
+        try {
+            RestoreOutcome outcome = engine.restore(new RestoreJob(name, options, timeout), snapshot, listener);
+            if (!r.getPidfile().isEmpty()) {
+                writePidfile(Path.of(r.getPidfile()), outcome.restoredPid());
+            }
+            LOG.info(() -> "snapshot " + name + ": restored, pid " + outcome.restoredPid() + ", "
+                    + outcome.bytesServed() + " bytes served in " + outcome.duration().toMillis() + " ms");
+            if (!r.getKeep()) {
+                store.drop(snapshot);
+            } else {
+                store.finishRestore(snapshot);
+            }
+            session.result(Results.success("restored " + name + " as pid " + outcome.restoredPid())
+                    .setRestoredPid(outcome.restoredPid())
+                    .setBytes(outcome.bytesServed())
+                    .setImages(outcome.imagesServed())
+                    .setDurationMillis(outcome.duration().toMillis())
+                    .setCriuLogPath(String.valueOf(outcome.logPath()))
+                    .build());
+        } catch (CriuException e) {
+            store.finishRestore(snapshot);
+            LOG.warning(() -> "snapshot " + name + ": restore failed: " + e.getMessage());
+            session.result(Results.failure(ExitCode.CRIU_FAILED, "criu restore of " + name + " failed (exit "
+                    + e.exitCode() + "); the snapshot stays in the cache for a retry" + CriuHints.advice(e.logExcerpt()))
+                    .toBuilder()
+                    .addAllCriuLogExcerpt(e.logExcerpt())
+                    .setCriuLogPath(String.valueOf(e.logPath()))
+                    .build());
+        } catch (IOException | RuntimeException e) {
+            store.finishRestore(snapshot);
+            LOG.warning(() -> "snapshot " + name + ": restore failed: " + e);
+            session.result(Results.failure(ExitCode.FAILURE, "restore of " + name + " failed: " + e.getMessage()
+                    + "; the snapshot stays in the cache for a retry"));
+        }
+    }
+
+    /** Writes the pid to a temp file beside {@code file} and moves it in place, so readers never see half. */
+    private static void writePidfile(Path file, long pid) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, ".ferry-pid", ".tmp");
+        Files.writeString(tmp, pid + "\n");
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+}

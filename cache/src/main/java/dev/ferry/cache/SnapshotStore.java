@@ -1,0 +1,94 @@
+package dev.ferry.cache;
+
+import dev.ferry.protocol.ErrorCode;
+import dev.ferry.protocol.ProtocolException;
+import dev.ferry.protocol.image.SnapshotName;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+
+/**
+ * Every snapshot the cache holds, by name; names are unique per cache. Owns the snapshots and, through
+ * them, their memory: {@link #drop} and {@link #close} release it. Thread-safe.
+ */
+public final class SnapshotStore implements AutoCloseable {
+
+    private final ConcurrentMap<SnapshotName, StoredSnapshot> snapshots = new ConcurrentHashMap<>();
+    private final MemoryBudget budget;
+
+    public SnapshotStore(MemoryBudget budget) {
+        this.budget = budget;
+    }
+
+    public MemoryBudget budget() {
+        return budget;
+    }
+
+    /** Starts receiving a snapshot; refuses a name already held (SNAPSHOT_EXISTS) or more than fits (RESOURCE_LIMIT). */
+    StoredSnapshot begin(SnapshotName name, String source, long expectedBytes) {
+        if (expectedBytes > budget.free()) {
+            throw new ProtocolException(ErrorCode.RESOURCE_LIMIT, "snapshot " + name + ": about " + expectedBytes
+                    + " bytes expected, " + budget.free() + " free (expected: fits in --max-memory "
+                    + budget.limit() + "); raise --max-memory on the image-cache or remove snapshots");
+        }
+        StoredSnapshot fresh = new StoredSnapshot(name, source);
+        StoredSnapshot old = snapshots.putIfAbsent(name, fresh);
+        if (old != null) {
+            throw new ProtocolException(ErrorCode.SNAPSHOT_EXISTS, "snapshot " + name + " already exists ("
+                    + old.state() + ") on this image-cache (expected: a new name); pick another name or remove it");
+        }
+        return fresh;
+    }
+
+    /** The snapshot, if it is held and committed (the only state a restore may use). */
+    public Optional<StoredSnapshot> committed(SnapshotName name) {
+        StoredSnapshot s = snapshots.get(name);
+        return s != null && s.state() != StoredSnapshot.State.RECEIVING ? Optional.of(s) : Optional.empty();
+    }
+
+    public Optional<StoredSnapshot> get(SnapshotName name) {
+        return Optional.ofNullable(snapshots.get(name));
+    }
+
+    /** Marks a committed snapshot as being restored; false if it is missing, not committed or busy. */
+    public synchronized boolean startRestore(StoredSnapshot s) {
+        if (snapshots.get(s.name()) != s || s.state() != StoredSnapshot.State.COMMITTED) {
+            return false;
+        }
+        s.state(StoredSnapshot.State.RESTORING);
+        return true;
+    }
+
+    public synchronized void finishRestore(StoredSnapshot s) {
+        if (s.state() == StoredSnapshot.State.RESTORING) {
+            s.state(StoredSnapshot.State.COMMITTED);
+        }
+    }
+
+    synchronized void commit(StoredSnapshot s) {
+        s.state(StoredSnapshot.State.COMMITTED);
+    }
+
+    public List<StoredSnapshot> list() {
+        return new ArrayList<>(snapshots.values());
+    }
+
+    /** Removes the snapshot and frees its memory, if {@code s} is still the one held under its name. */
+    public boolean drop(StoredSnapshot s) {
+        if (snapshots.remove(s.name(), s)) {
+            s.release();
+            return true;
+        }
+        return false;
+    }
+
+    @Override
+    public void close() {
+        for (StoredSnapshot s : list()) {
+            drop(s);
+        }
+    }
+}

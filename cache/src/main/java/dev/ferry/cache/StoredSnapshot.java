@@ -1,0 +1,140 @@
+package dev.ferry.cache;
+
+import dev.ferry.protocol.ErrorCode;
+import dev.ferry.protocol.ProtocolException;
+import dev.ferry.protocol.image.ImageDigest;
+import dev.ferry.protocol.image.ImageName;
+import dev.ferry.protocol.image.ImageSource;
+import dev.ferry.protocol.image.SnapshotName;
+import dev.ferry.protocol.image.StoredImage;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * One snapshot in the cache: its images and its state. Images are added while it is
+ * {@link State#RECEIVING}; only a {@link State#COMMITTED} snapshot (manifest verified) is served to a
+ * restore. Ownership: the {@link SnapshotStore} owns snapshots; a snapshot owns its images' memory.
+ */
+public final class StoredSnapshot implements ImageSource {
+
+    /** Lifecycle: RECEIVING → COMMITTED → (RESTORING → COMMITTED)*; dropped snapshots leave the store. */
+    public enum State { RECEIVING, COMMITTED, RESTORING }
+
+    private final SnapshotName name;
+    private final String source;
+    private final Instant created = Instant.now();
+    private final Map<ImageName, MemoryImage> images = new ConcurrentHashMap<>();
+    private volatile State state = State.RECEIVING;
+
+    StoredSnapshot(SnapshotName name, String source) {
+        this.name = name;
+        this.source = source;
+    }
+
+    public SnapshotName name() {
+        return name;
+    }
+
+    public String source() {
+        return source;
+    }
+
+    public Instant created() {
+        return created;
+    }
+
+    public State state() {
+        return state;
+    }
+
+    void state(State state) {
+        this.state = state;
+    }
+
+    public int imageCount() {
+        return images.size();
+    }
+
+    public long bytes() {
+        long total = 0;
+        for (MemoryImage image : images.values()) {
+            total += image.size0();
+        }
+        return total;
+    }
+
+    /** Adds a new, empty image; a second image of the same name is refused (DUPLICATE_IMAGE). */
+    void add(MemoryImage image) {
+        if (state != State.RECEIVING) {
+            throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME,
+                    "image " + image.name() + " for snapshot " + name + " in state " + state + " (expected: RECEIVING)");
+        }
+        if (images.putIfAbsent(image.name(), image) != null) {
+            throw new ProtocolException(ErrorCode.DUPLICATE_IMAGE,
+                    "image " + image.name() + " opened twice in snapshot " + name + " (expected: each image once)");
+        }
+    }
+
+    /**
+     * Checks the manifest against what arrived: the same set of names, each complete, with the same size
+     * and CRC32C. Throws MANIFEST_MISMATCH or INTEGRITY, naming the first difference.
+     */
+    void verify(List<ImageDigest> manifest) {
+        Set<ImageName> listed = new HashSet<>();
+        for (ImageDigest d : manifest) {
+            if (!listed.add(d.name())) {
+                throw new ProtocolException(ErrorCode.MANIFEST_MISMATCH,
+                        "manifest of " + name + " lists " + d.name() + " twice (expected: each image once)");
+            }
+            MemoryImage image = images.get(d.name());
+            if (image == null) {
+                throw new ProtocolException(ErrorCode.MANIFEST_MISMATCH,
+                        "manifest of " + name + " lists " + d.name() + ", which never arrived");
+            }
+            if (!image.isComplete()) {
+                throw new ProtocolException(ErrorCode.MANIFEST_MISMATCH,
+                        "manifest of " + name + " lists " + d.name() + ", which is not complete (no IMAGE_END)");
+            }
+            if (image.size() != d.size() || image.crc32c() != d.crc32c()) {
+                throw new ProtocolException(ErrorCode.INTEGRITY, String.format(
+                        "image %s of %s: size %d crc32c %08x received (expected: size %d crc32c %08x from the manifest)",
+                        d.name(), name, image.size(), image.crc32c(), d.size(), d.crc32c()));
+            }
+        }
+        if (listed.size() != images.size()) {
+            List<ImageName> extra = new ArrayList<>(images.keySet());
+            extra.removeAll(listed);
+            throw new ProtocolException(ErrorCode.MANIFEST_MISMATCH,
+                    "snapshot " + name + " holds " + extra + ", which the manifest does not list");
+        }
+    }
+
+    @Override
+    public Optional<StoredImage> find(ImageName imageName) {
+        if (state == State.RECEIVING) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(images.get(imageName));
+    }
+
+    /** Name → size of every image, for listings. */
+    public Map<String, Long> imageSizes() {
+        Map<String, Long> sizes = new HashMap<>();
+        images.forEach((k, v) -> sizes.put(k.value(), v.size()));
+        return sizes;
+    }
+
+    void release() {
+        for (MemoryImage image : images.values()) {
+            image.release();
+        }
+    }
+}

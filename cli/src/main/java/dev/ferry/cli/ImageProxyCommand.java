@@ -1,0 +1,77 @@
+package dev.ferry.cli;
+
+import dev.ferry.criu.Criu;
+import dev.ferry.criu.CriuNotFoundException;
+import dev.ferry.protocol.ExitCode;
+import dev.ferry.protocol.Wire;
+import dev.ferry.proxy.ImageProxy;
+import dev.ferry.proxy.ProxyConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+
+/** {@code ferry image-proxy}: the source node's daemon. */
+@Command(name = "image-proxy", mixinStandardHelpOptions = true,
+        description = "Source-node daemon: runs dumps and streams their images to the image-cache.")
+public final class ImageProxyCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--address", required = true, paramLabel = "HOST", description = "The image-cache's address.")
+    String address;
+
+    @Option(names = "--port", paramLabel = "PORT", description = "The image-cache's port (default: ${DEFAULT-VALUE}).")
+    int port = Wire.DEFAULT_PORT;
+
+    @Option(names = "--commit-timeout", paramLabel = "SECONDS",
+            description = "How long a frozen dump waits for the cache to acknowledge its snapshot (default: ${DEFAULT-VALUE}).")
+    long commitTimeoutSeconds = ProxyConfig.DEFAULT_COMMIT_TIMEOUT.toSeconds();
+
+    @Option(names = "--node", paramLabel = "NAME", description = "This node's name in logs (default: host name).")
+    String node;
+
+    @Mixin
+    RunDirOption runDir;
+
+    @Mixin
+    CriuOption criuOption;
+
+    @Override
+    public Integer call() {
+        var err = spec.commandLine().getErr();
+        Criu criu;
+        try {
+            criu = criuOption.locate();
+        } catch (CriuNotFoundException e) {
+            err.println("ferry image-proxy: " + e.getMessage());
+            return ExitCode.CRIU_MISSING.code();
+        }
+        ProxyConfig config;
+        try {
+            if (commitTimeoutSeconds <= 0) {
+                throw new IllegalArgumentException("--commit-timeout: " + commitTimeoutSeconds + " (expected: > 0 seconds)");
+            }
+            config = new ProxyConfig(address, port, runDir.resolve(), criu, node == null ? DaemonRunner.hostname() : node,
+                    ProxyConfig.DEFAULT_CONNECT_TIMEOUT, Duration.ofSeconds(commitTimeoutSeconds), ProxyConfig.DEFAULT_DUMP_TIMEOUT);
+        } catch (IllegalArgumentException e) {
+            err.println("ferry image-proxy: " + e.getMessage());
+            return ExitCode.USAGE.code();
+        }
+        ImageProxy proxy;
+        try {
+            proxy = ImageProxy.start(config);
+        } catch (IOException e) {
+            err.println("ferry image-proxy: " + e.getMessage());
+            return ExitCode.FAILURE.code();
+        }
+        return DaemonRunner.run(proxy, proxy.terminationFuture(), spec.commandLine().getOut(),
+                "ready image-proxy to " + address + ":" + port + " control " + proxy.controlSocket());
+    }
+}

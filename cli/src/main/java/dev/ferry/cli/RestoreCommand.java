@@ -1,0 +1,66 @@
+package dev.ferry.cli;
+
+import dev.ferry.cache.CacheConfig;
+import dev.ferry.protocol.ExitCode;
+import dev.ferry.protocol.control.ControlClient;
+import dev.ferry.protocol.control.Request;
+import dev.ferry.protocol.control.RestoreRequest;
+import dev.ferry.protocol.control.Result;
+import dev.ferry.protocol.image.SnapshotName;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code ferry restore -D NAME --remote}: asks the local image-cache to restore a snapshot it holds. */
+@Command(name = "restore", mixinStandardHelpOptions = true,
+        description = "Restore snapshot NAME from the local image-cache (criu restore --stream, detached).")
+public final class RestoreCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = {"-D", "--images-dir"}, required = true, paramLabel = "NAME", description = "Snapshot name in the image-cache.")
+    String snapshot;
+
+    @Option(names = "--remote", required = true, description = "Restore from the image-cache (the only mode).")
+    boolean remote;
+
+    @Option(names = {"-d", "--restore-detached"}, description = "Accepted for CRIU compatibility: ferry always restores detached.")
+    boolean detached;
+
+    @Option(names = "--pidfile", paramLabel = "FILE", description = "Write the restored root's PID to FILE.")
+    Path pidfile;
+
+    @Option(names = "--keep", description = "Keep the snapshot in the cache after a successful restore (default: drop it).")
+    boolean keep;
+
+    @Mixin
+    CriuPassThrough criu;
+
+    @Mixin
+    RunDirOption runDir;
+
+    @Override
+    public Integer call() {
+        String problem = SnapshotName.problem(snapshot);
+        if (problem != null) {
+            spec.commandLine().getErr().println("ferry restore: -D: " + problem);
+            return ExitCode.USAGE.code();
+        }
+        Request request = Request.newBuilder().setRestore(RestoreRequest.newBuilder()
+                .setSnapshot(snapshot)
+                .setCriu(criu.toProto())
+                .setKeep(keep)
+                .setPidfile(pidfile == null ? "" : pidfile.toAbsolutePath().toString()))
+                .build();
+        ClientOutput output = new ClientOutput(spec.commandLine().getOut(), spec.commandLine().getErr(), "ferry restore");
+        Result result = ControlClient.call(runDir.resolve().resolve(CacheConfig.CONTROL_SOCKET), "image-cache", request,
+                output::progress);
+        return output.result(result);
+    }
+}

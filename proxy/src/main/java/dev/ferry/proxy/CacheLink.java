@@ -1,0 +1,276 @@
+package dev.ferry.proxy;
+
+import dev.ferry.protocol.Wire;
+import dev.ferry.protocol.codec.Hello;
+import dev.ferry.protocol.codec.HelloAck;
+import dev.ferry.protocol.codec.ImageData;
+import dev.ferry.protocol.codec.ImageEnd;
+import dev.ferry.protocol.codec.ImageOpen;
+import dev.ferry.protocol.codec.SnapshotAbort;
+import dev.ferry.protocol.codec.SnapshotAck;
+import dev.ferry.protocol.codec.SnapshotBegin;
+import dev.ferry.protocol.codec.SnapshotCommit;
+import dev.ferry.protocol.codec.WireCodecs;
+import dev.ferry.protocol.codec.WireMessage;
+import dev.ferry.protocol.image.ImageDigest;
+import dev.ferry.protocol.image.ImageName;
+import dev.ferry.protocol.image.ImageOutput;
+import dev.ferry.protocol.image.ImageSink;
+import dev.ferry.protocol.image.SnapshotName;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One connection from the proxy to the image-cache, carrying one snapshot: the {@link ImageSink} the dump
+ * engine writes into. Image streams share the connection, each with its own stream id. Writers block
+ * while the connection is not writable (watermarks 8/16 MiB), so nothing is buffered without bound.
+ *
+ * <p>Ownership: the link owns its channel; {@link #close()} closes it. The first failure (an ERROR from
+ * the cache, a broken connection) is kept: every later write, and the commit, fail with it.
+ * Thread-safe: drain threads write concurrently; Netty orders the frames.
+ */
+final class CacheLink implements ImageSink, AutoCloseable {
+
+    private static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(8 << 20, 16 << 20);
+
+    private final String target;
+    private final Channel channel;
+    private final Object writable = new Object();
+    private final AtomicInteger nextStream = new AtomicInteger();
+    private final CompletableFuture<HelloAck> hello = new CompletableFuture<>();
+    private final CompletableFuture<Void> ready = new CompletableFuture<>();
+    private final CompletableFuture<Void> committed = new CompletableFuture<>();
+    private final CompletableFuture<Void> failed = new CompletableFuture<>();
+    private volatile IOException failure;
+    private volatile SnapshotName snapshot;
+
+    private CacheLink(String target, Channel channel) {
+        this.target = target;
+        this.channel = channel;
+    }
+
+    /** Connects and says hello; fails with {@link CacheLinkException} naming the target and the cause. */
+    static CacheLink connect(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
+                             String node, Duration timeout) throws CacheLinkException {
+        String target = host + ":" + port;
+        CacheLink[] holder = new CacheLink[1];
+        Bootstrap b = new Bootstrap()
+                .group(group)
+                .channel(channelClass)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeout.toMillis())
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.SO_SNDBUF, 4 << 20)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                .handler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        // bytes ↔ frames ↔ wire messages, then the link's handler for the cache's answers.
+                        WireCodecs.addTo(ch.pipeline(), Wire.DEFAULT_MAX_FRAME_SIZE);
+                        holder[0] = new CacheLink(target, ch);
+                        ch.pipeline().addLast("send", new SnapshotSendHandler(holder[0]));
+                    }
+                });
+        ChannelFuture f = b.connect(host, port);
+        if (!f.awaitUninterruptibly(timeout.toMillis() + 1000) || !f.isSuccess()) {
+            f.channel().close();
+            Throwable cause = f.cause();
+            throw new CacheLinkException("cannot reach the image-cache at " + target + ": "
+                    + (cause == null ? "no answer within " + timeout.toMillis() + " ms" : cause.getMessage())
+                    + " (expected: 'ferry image-cache --port " + port + "' running there and reachable)", cause);
+        }
+        CacheLink link = holder[0];
+        link.send(new Hello(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE));
+        try {
+            link.hello.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            link.close();
+            throw new CacheLinkException("the image-cache at " + target + " did not answer the hello within "
+                    + timeout.toMillis() + " ms (expected: HELLO_ACK); is that port a ferry image-cache?");
+        } catch (ExecutionException e) {
+            link.close();
+            throw asLinkException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            link.close();
+            throw new CacheLinkException("interrupted while connecting to " + target);
+        }
+        return link;
+    }
+
+    String target() {
+        return target;
+    }
+
+    /**
+     * Announces the snapshot and waits for the cache to accept it, so that a name it holds or a size it
+     * cannot take is refused before CRIU freezes anything.
+     */
+    void begin(SnapshotName name, long expectedBytes, long sourcePid, Duration timeout) throws IOException {
+        this.snapshot = name;
+        checkFailure();
+        send(new SnapshotBegin(name, expectedBytes, sourcePid));
+        try {
+            ready.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new CacheLinkException("the image-cache at " + target + " did not accept snapshot " + name
+                    + " within " + timeout.toMillis() + " ms (expected: SNAPSHOT_READY)");
+        } catch (ExecutionException e) {
+            throw asLinkException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CacheLinkException("interrupted while waiting for the image-cache at " + target);
+        }
+    }
+
+    /** The first failure seen on this link, or null. */
+    IOException failure() {
+        return failure;
+    }
+
+    /** Completes when the link fails (never completes normally). */
+    CompletableFuture<Void> failedFuture() {
+        return failed;
+    }
+
+    @Override
+    public ImageOutput open(ImageName name) throws IOException {
+        checkFailure();
+        int id = nextStream.incrementAndGet();
+        send(new ImageOpen(id, name));
+        return new ImageOutput() {
+            @Override
+            public void write(ByteBuffer src) throws IOException {
+                while (src.hasRemaining()) {
+                    awaitWritable();
+                    int n = Math.min(src.remaining(), Wire.MAX_DATA_PAYLOAD);
+                    ByteBuf buf = channel.alloc().directBuffer(n, n);
+                    ByteBuffer slice = src.slice();
+                    slice.limit(n);
+                    buf.writeBytes(slice);
+                    src.position(src.position() + n);
+                    send(new ImageData(id, buf));
+                }
+            }
+
+            @Override
+            public void finish(long size, int crc32c) throws IOException {
+                checkFailure();
+                send(new ImageEnd(id, size, crc32c));
+            }
+        };
+    }
+
+    @Override
+    public CompletableFuture<Void> commit(List<ImageDigest> manifest) {
+        IOException f = failure;
+        if (f != null) {
+            return CompletableFuture.failedFuture(f);
+        }
+        send(new SnapshotCommit(snapshot, manifest));
+        return committed;
+    }
+
+    @Override
+    public void abort(String reason) {
+        if (channel.isActive() && snapshot != null && !committed.isDone()) {
+            channel.writeAndFlush(new SnapshotAbort(snapshot, reason == null ? "" : reason));
+        }
+        fail(new CacheLinkException("snapshot aborted: " + reason));
+    }
+
+    private void send(WireMessage msg) {
+        channel.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
+            if (!f.isSuccess()) {
+                fail(new CacheLinkException("sending to the image-cache at " + target + " failed: "
+                        + f.cause().getMessage(), f.cause()));
+            }
+        });
+    }
+
+    private void awaitWritable() throws IOException {
+        synchronized (writable) {
+            while (!channel.isWritable()) {
+                checkFailure();
+                if (!channel.isActive()) {
+                    throw new CacheLinkException("the connection to the image-cache at " + target + " is closed");
+                }
+                try {
+                    writable.wait(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new CacheLinkException("interrupted while waiting for the image-cache at " + target);
+                }
+            }
+        }
+        checkFailure();
+    }
+
+    private void checkFailure() throws IOException {
+        IOException f = failure;
+        if (f != null) {
+            throw f;
+        }
+    }
+
+    void writabilityChanged() {
+        synchronized (writable) {
+            writable.notifyAll();
+        }
+    }
+
+    void helloAcknowledged(HelloAck ack) {
+        hello.complete(ack);
+    }
+
+    void snapshotReady() {
+        ready.complete(null);
+    }
+
+    void snapshotAcknowledged(SnapshotAck ack) {
+        committed.complete(null);
+    }
+
+    /** Records the first failure and fails everything waiting on the link. */
+    void fail(IOException cause) {
+        synchronized (this) {
+            if (failure != null) {
+                return;
+            }
+            failure = cause;
+        }
+        hello.completeExceptionally(cause);
+        ready.completeExceptionally(cause);
+        committed.completeExceptionally(cause);
+        failed.completeExceptionally(cause);
+        writabilityChanged();
+        if (!(cause instanceof CacheRefusedException)) {
+            channel.close();
+        }
+    }
+
+    private static CacheLinkException asLinkException(Throwable t) {
+        return t instanceof CacheLinkException c ? c : new CacheLinkException(String.valueOf(t.getMessage()), t);
+    }
+
+    @Override
+    public void close() {
+        channel.close().awaitUninterruptibly(2000);
+    }
+}

@@ -1,0 +1,183 @@
+package dev.ferry.proxy;
+
+import dev.ferry.criu.CriuException;
+import dev.ferry.criu.CriuHints;
+import dev.ferry.criu.CriuOptions;
+import dev.ferry.criu.CriuOptionsMapping;
+import dev.ferry.dump.DumpEngine;
+import dev.ferry.dump.DumpJob;
+import dev.ferry.dump.DumpListener;
+import dev.ferry.dump.DumpOutcome;
+import dev.ferry.protocol.ErrorCode;
+import dev.ferry.protocol.ExitCode;
+import dev.ferry.protocol.control.ControlServer;
+import dev.ferry.protocol.control.ControlSession;
+import dev.ferry.protocol.control.DumpRequest;
+import dev.ferry.protocol.control.Request;
+import dev.ferry.protocol.control.Result;
+import dev.ferry.protocol.control.Results;
+import dev.ferry.protocol.image.ImageDigest;
+import dev.ferry.protocol.image.SnapshotName;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+
+import java.io.IOException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Logger;
+
+/**
+ * Answers {@code ferry dump --remote} requests from the control socket: connects to the cache (before
+ * anything is frozen), announces the snapshot, runs the dump engine with the link as its sink, and
+ * turns the outcome into a result with an exit code. Every failure leaves the source running: either
+ * CRIU never froze it, or the post-dump barrier failed and CRIU resumed it.
+ */
+final class DumpService implements ControlServer.Handler {
+
+    private static final Logger LOG = Logger.getLogger(DumpService.class.getName());
+    private static final long PROGRESS_EVERY_BYTES = 64L << 20;
+
+    private final ProxyConfig config;
+    private final DumpEngine engine;
+    private final EventLoopGroup group;
+    private final Class<? extends Channel> channelClass;
+
+    DumpService(ProxyConfig config, DumpEngine engine, EventLoopGroup group, Class<? extends Channel> channelClass) {
+        this.config = config;
+        this.engine = engine;
+        this.group = group;
+        this.channelClass = channelClass;
+    }
+
+    @Override
+    public void handle(Request request, ControlSession session) {
+        if (!request.hasDump()) {
+            session.result(Results.failure(ExitCode.USAGE, "the image-proxy takes dump requests (found: "
+                    + request.getKindCase() + "); send restores to the image-cache on the target node"));
+            return;
+        }
+        session.result(dump(request.getDump(), session));
+    }
+
+    private Result dump(DumpRequest r, ControlSession session) {
+        String problem = SnapshotName.problem(r.getSnapshot());
+        if (problem != null) {
+            return Results.failure(ExitCode.USAGE, problem);
+        }
+        SnapshotName name = SnapshotName.of(r.getSnapshot());
+        long pid = r.getPid();
+        if (pid <= 0 || !ProcessMemory.exists(pid)) {
+            return Results.failure(ExitCode.USAGE, "-t " + pid + ": no such process on this node (expected: the PID of"
+                    + " the root of a running process tree, as seen from the image-proxy's PID namespace)");
+        }
+        CriuOptions options;
+        try {
+            options = CriuOptionsMapping.from(r.getCriu());
+        } catch (IllegalArgumentException e) {
+            return Results.failure(ExitCode.USAGE, e.getMessage());
+        }
+        long expected = ProcessMemory.treeRss(pid);
+        session.progress("connect", 0, 0, "connecting to the image-cache at " + config.cacheHost() + ":" + config.cachePort());
+        CacheLink link;
+        try {
+            link = CacheLink.connect(group, channelClass, config.cacheHost(), config.cachePort(), config.node(),
+                    config.connectTimeout());
+        } catch (CacheLinkException e) {
+            LOG.warning(() -> "snapshot " + name + ": " + e.getMessage());
+            return Results.failure(ExitCode.PEER_UNREACHABLE, e.getMessage() + "; process " + pid + " was not touched");
+        }
+        try {
+            link.begin(name, expected, pid, config.connectTimeout());
+        } catch (IOException e) {
+            link.close();
+            ExitCode code = e instanceof CacheRefusedException refused ? exitFor(refused.code()) : ExitCode.PEER_UNREACHABLE;
+            LOG.warning(() -> "snapshot " + name + ": " + e.getMessage());
+            return Results.failure(code, "snapshot " + name + ": " + e.getMessage() + "; process " + pid + " was not touched");
+        }
+        long started = System.nanoTime();
+        try (link) {
+            LOG.info(() -> "snapshot " + name + ": dump of pid " + pid + " starting (about " + expected + " bytes) to "
+                    + link.target());
+            AtomicLong bytes = new AtomicLong();
+            AtomicLong reported = new AtomicLong();
+            AtomicInteger images = new AtomicInteger();
+            DumpListener listener = new DumpListener() {
+                @Override
+                public void phase(String phase) {
+                    LOG.info(() -> "snapshot " + name + ": " + phase);
+                    session.progress(phase, bytes.get(), images.get(), "");
+                }
+
+                @Override
+                public void bytes(long delta) {
+                    long now = bytes.addAndGet(delta);
+                    long last = reported.get();
+                    if (now - last >= PROGRESS_EVERY_BYTES && reported.compareAndSet(last, now)) {
+                        session.progress("stream", now, images.get(), "");
+                    }
+                }
+
+                @Override
+                public void imageFinished(ImageDigest digest) {
+                    images.incrementAndGet();
+                }
+            };
+            DumpJob job = new DumpJob(pid, name, options, config.commitTimeout(), config.dumpTimeout());
+            DumpOutcome outcome = engine.dump(job, link, listener);
+            LOG.info(() -> "snapshot " + name + ": dump done, " + outcome.images() + " images, " + outcome.bytes()
+                    + " bytes in " + outcome.duration().toMillis() + " ms, acknowledged by " + link.target());
+            return Results.success("dumped pid " + pid + " into " + name + " on " + link.target() + ": "
+                            + outcome.images() + " images, " + outcome.bytes() + " bytes, verified")
+                    .setBytes(outcome.bytes())
+                    .setImages(outcome.images())
+                    .setDurationMillis(outcome.duration().toMillis())
+                    .setCriuLogPath(String.valueOf(outcome.logPath()))
+                    .build();
+        } catch (IOException | RuntimeException e) {
+            link.abort(e.getMessage());
+            Result result = failure(name, pid, link, e);
+            LOG.warning(() -> "snapshot " + name + ": dump failed after " + (System.nanoTime() - started) / 1_000_000
+                    + " ms: " + result.getMessage());
+            return result;
+        }
+    }
+
+    /** The result for a failed dump: the link's failure comes first (it is why CRIU failed), then CRIU's. */
+    private static Result failure(SnapshotName name, long pid, CacheLink link, Exception e) {
+        String source = ProcessMemory.exists(pid)
+                ? "; CRIU rolled back and process " + pid + " keeps running"
+                : "; process " + pid + " is no longer there";
+        IOException linkFailure = link.failure();
+        Result.Builder b;
+        if (linkFailure instanceof CacheRefusedException refused) {
+            b = Results.failure(exitFor(refused.code()), "snapshot " + name + ": " + refused.getMessage() + source).toBuilder();
+        } else if (linkFailure != null && !(linkFailure.getMessage() != null && linkFailure.getMessage().startsWith("snapshot aborted"))) {
+            b = Results.failure(ExitCode.PEER_UNREACHABLE, "snapshot " + name + ": " + linkFailure.getMessage() + source).toBuilder();
+        } else if (e instanceof CriuException ce) {
+            b = Results.failure(ExitCode.CRIU_FAILED, "snapshot " + name + ": criu dump failed (exit " + ce.exitCode() + ")"
+                    + source + CriuHints.advice(ce.logExcerpt())).toBuilder();
+        } else if (e instanceof java.util.concurrent.TimeoutException || String.valueOf(e.getMessage()).contains("timed out")) {
+            b = Results.failure(ExitCode.TIMEOUT, "snapshot " + name + ": " + e.getMessage() + source).toBuilder();
+        } else {
+            b = Results.failure(ExitCode.FAILURE, "snapshot " + name + ": " + e.getMessage() + source).toBuilder();
+        }
+        Throwable t = e;
+        while (t != null) {
+            if (t instanceof CriuException ce) {
+                b.addAllCriuLogExcerpt(ce.logExcerpt()).setCriuLogPath(String.valueOf(ce.logPath()));
+                break;
+            }
+            t = t.getCause();
+        }
+        return b.build();
+    }
+
+    private static ExitCode exitFor(ErrorCode code) {
+        return switch (code) {
+            case INTEGRITY, MANIFEST_MISMATCH -> ExitCode.INTEGRITY;
+            case SNAPSHOT_EXISTS, BAD_NAME, RESOURCE_LIMIT -> ExitCode.REFUSED;
+            default -> ExitCode.PEER_UNREACHABLE;
+        };
+    }
+
+}

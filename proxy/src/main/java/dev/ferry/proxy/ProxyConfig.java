@@ -1,0 +1,41 @@
+package dev.ferry.proxy;
+
+import dev.ferry.criu.Criu;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Everything an image-proxy needs to start, validated here; only the CLI reads flags and environment.
+ *
+ * @param cacheHost      the image-cache's address
+ * @param cachePort      the image-cache's port
+ * @param runDir         holds the control socket {@code proxy.sock} and the dump work dirs
+ * @param criu           the CRIU binary dumps run
+ * @param node           this node's name, sent in the hello
+ * @param connectTimeout how long to wait for the cache's TCP connect and hello
+ * @param commitTimeout  how long the post-dump barrier waits for the cache to acknowledge a snapshot
+ * @param dumpTimeout    how long one {@code criu dump} may run before it is killed (the source resumes)
+ */
+public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
+                          Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout) {
+
+    public static final String CONTROL_SOCKET = "proxy.sock";
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    public static final Duration DEFAULT_COMMIT_TIMEOUT = Duration.ofSeconds(60);
+    public static final Duration DEFAULT_DUMP_TIMEOUT = Duration.ofMinutes(10);
+
+    public ProxyConfig {
+        Objects.requireNonNull(cacheHost, "cacheHost");
+        Objects.requireNonNull(runDir, "runDir");
+        Objects.requireNonNull(criu, "criu");
+        Objects.requireNonNull(node, "node");
+        if (cachePort < 1 || cachePort > 65535) {
+            throw new IllegalArgumentException("--port: " + cachePort + " (expected: 1..65535)");
+        }
+        if (cacheHost.isBlank()) {
+            throw new IllegalArgumentException("--address: empty (expected: the image-cache's host name or IP)");
+        }
+    }
+}
