@@ -1,5 +1,6 @@
 package dev.ferry.cache;
 
+import dev.ferry.posix.NativeWarmup;
 import dev.ferry.protocol.control.ControlServer;
 import dev.ferry.restore.RestoreEngine;
 import io.netty.bootstrap.ServerBootstrap;
@@ -78,6 +79,7 @@ public final class ImageCache implements AutoCloseable {
         try {
             Path work = config.runDir().resolve("cache-work");
             Files.createDirectories(work);
+            NativeWarmup.run(work);
             RestoreEngine engine = new RestoreEngine(config.criu(), work);
             control = ControlServer.start(config.runDir(), CacheConfig.CONTROL_SOCKET, "cache",
                     new RestoreService(store, engine, config.restoreTimeout()));

@@ -1,9 +1,9 @@
 package dev.ferry.criu;
 
-import com.google.protobuf.InvalidProtocolBufferException;
 import dev.ferry.posix.FdSocket;
 import dev.ferry.posix.FileDescriptorHandle;
-import dev.ferry.protocol.criu.ImgStreamer;
+import dev.ferry.protocol.ProtocolException;
+import dev.ferry.protocol.criu.StreamerMessages;
 import java.io.Closeable;
 import java.io.EOFException;
 import java.io.IOException;
@@ -64,10 +64,9 @@ public final class StreamerConnection implements Closeable {
             throw new EOFException("streamer connection closed after a request header (expected: " + length + " more bytes)");
         }
         try {
-            return ImgStreamer.img_streamer_request_entry.parseFrom(body).getFilename();
-        } catch (InvalidProtocolBufferException e) {
-            throw new StreamerProtocolException("streamer request of " + length
-                    + " bytes is not an img_streamer_request_entry: " + e.getMessage(), e);
+            return StreamerMessages.decodeRequest(body);
+        } catch (ProtocolException e) {
+            throw new StreamerProtocolException("streamer request of " + length + " bytes: " + e.getMessage(), e);
         }
     }
 
@@ -89,26 +88,23 @@ public final class StreamerConnection implements Closeable {
 
     /** A framed request as CRIU sends it (for peers playing CRIU). */
     public static byte[] encodeRequest(String filename) {
-        return frame(ImgStreamer.img_streamer_request_entry.newBuilder().setFilename(filename).build().toByteArray());
+        ByteBuffer b = StreamerMessages.encodeRequest(filename);
+        byte[] out = new byte[b.remaining()];
+        b.get(out);
+        return out;
     }
 
     /** A framed reply: {@code 02 00 00 00 08 01} or {@code 02 00 00 00 08 00}. */
     public static byte[] encodeReply(boolean exists) {
-        return frame(ImgStreamer.img_streamer_reply_entry.newBuilder().setExists(exists).build().toByteArray());
+        return StreamerMessages.encodeReply(exists);
     }
 
     /** Decodes a framed reply's body (for peers playing CRIU). */
     public static boolean decodeReply(byte[] body) throws StreamerProtocolException {
         try {
-            return ImgStreamer.img_streamer_reply_entry.parseFrom(body).getExists();
-        } catch (InvalidProtocolBufferException e) {
+            return StreamerMessages.decodeReply(body);
+        } catch (ProtocolException e) {
             throw new StreamerProtocolException("not an img_streamer_reply_entry: " + e.getMessage(), e);
         }
-    }
-
-    private static byte[] frame(byte[] body) {
-        ByteBuffer framed = ByteBuffer.allocate(4 + body.length).order(ByteOrder.nativeOrder());
-        framed.putInt(body.length).put(body);
-        return framed.array();
     }
 }

@@ -1,6 +1,7 @@
 package dev.ferry.proxy;
 
 import dev.ferry.dump.DumpEngine;
+import dev.ferry.posix.NativeWarmup;
 import dev.ferry.protocol.control.ControlServer;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
@@ -50,6 +51,7 @@ public final class ImageProxy implements AutoCloseable {
         try {
             Path work = config.runDir().resolve("proxy-work");
             Files.createDirectories(work);
+            NativeWarmup.run(work);
             DumpEngine engine = new DumpEngine(config.criu(), work);
             control = ControlServer.start(config.runDir(), ProxyConfig.CONTROL_SOCKET, "proxy",
                     new DumpService(config, engine, group, channelClass));
