@@ -46,7 +46,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the cache, a broken connection) is kept: every later write, and the commit, fail with it.
  * Thread-safe: drain threads write concurrently; Netty orders the frames.
  */
-final class CacheLink implements ImageSink, AutoCloseable {
+public final class CacheLink implements ImageSink, AutoCloseable {
 
     private static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(8 << 20, 16 << 20);
 
@@ -67,7 +67,7 @@ final class CacheLink implements ImageSink, AutoCloseable {
     }
 
     /** Connects and says hello; fails with {@link CacheLinkException} naming the target and the cause. */
-    static CacheLink connect(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
+    public static CacheLink connect(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
                              String node, Duration timeout) throws CacheLinkException {
         String target = host + ":" + port;
         CacheLink[] holder = new CacheLink[1];
@@ -114,7 +114,7 @@ final class CacheLink implements ImageSink, AutoCloseable {
         return link;
     }
 
-    String target() {
+    public String target() {
         return target;
     }
 
@@ -122,7 +122,7 @@ final class CacheLink implements ImageSink, AutoCloseable {
      * Announces the snapshot and waits for the cache to accept it, so that a name it holds or a size it
      * cannot take is refused before CRIU freezes anything.
      */
-    void begin(SnapshotName name, long expectedBytes, long sourcePid, Duration timeout) throws IOException {
+    public void begin(SnapshotName name, long expectedBytes, long sourcePid, Duration timeout) throws IOException {
         this.snapshot = name;
         checkFailure();
         send(new SnapshotBegin(name, expectedBytes, sourcePid));
@@ -140,7 +140,7 @@ final class CacheLink implements ImageSink, AutoCloseable {
     }
 
     /** The first failure seen on this link, or null. */
-    IOException failure() {
+    public IOException failure() {
         return failure;
     }
 
