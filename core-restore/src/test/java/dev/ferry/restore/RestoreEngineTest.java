@@ -1,5 +1,6 @@
 package dev.ferry.restore;
 
+import dev.ferry.criu.ScriptedCriu;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,29 +1,27 @@
-package dev.ferry.dump;
+package dev.ferry.criu;
 
-import dev.ferry.criu.CriuLauncher;
-import dev.ferry.criu.CriuProcess;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** Plays CRIU for the engine: a {@link CriuLauncher} whose "process" is a thread running a script. */
-final class ScriptedCriu implements CriuLauncher {
+/** Plays CRIU for an engine under test (shared by the dump and restore engine tests through the test-jar): a {@link CriuLauncher} whose "process" is a thread running a script. */
+public final class ScriptedCriu implements CriuLauncher {
 
-    interface Script {
+    public interface Script {
         /** Returns CRIU's exit code. */
         int run(Path workDir) throws Exception;
     }
 
     private final Script script;
-    volatile List<String> args;
-    volatile Path workDir;
-    volatile Throwable scriptFailure;
-    volatile boolean terminated;
+    public volatile List<String> args;
+    public volatile Path workDir;
+    public volatile Throwable scriptFailure;
+    public volatile boolean terminated;
     private volatile Thread thread;
     private volatile int exit = -1;
 
-    ScriptedCriu(Script script) {
+    public ScriptedCriu(Script script) {
         this.script = script;
     }
 
@@ -83,7 +81,7 @@ final class ScriptedCriu implements CriuLauncher {
     }
 
     /** Fails the test with the script's own failure, if any. */
-    void assertScriptOk() throws Exception {
+    public void assertScriptOk() throws Exception {
         Thread t = thread;
         if (t != null) {
             t.join(TimeUnit.SECONDS.toMillis(10));
