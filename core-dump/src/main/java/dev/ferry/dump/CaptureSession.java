@@ -13,15 +13,12 @@ import dev.ferry.protocol.image.ImageSink;
 import java.io.Closeable;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.FileChannel;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -39,7 +36,6 @@ import java.util.concurrent.atomic.AtomicReference;
 final class CaptureSession implements Runnable, Closeable {
 
     private static final System.Logger LOG = System.getLogger(CaptureSession.class.getName());
-    private static final Duration ACCEPT_SLICE = Duration.ofMillis(50);
     private static final long QUIESCENT_POLL_MILLIS = 2;
 
     private final UnixListener listener;
@@ -82,25 +78,16 @@ final class CaptureSession implements Runnable, Closeable {
 
     /** Accepts CRIU's connection; null if CRIU exited without connecting or the session was closed. */
     private StreamerConnection acceptCriu() throws IOException {
-        while (!closed) {
-            boolean criuAlive = criu.isAlive(); // read before accept: a connection made before the exit is queued
-            try {
-                StreamerConnection c = new StreamerConnection(listener.accept(criuAlive ? ACCEPT_SLICE : Duration.ZERO));
-                connection = c;
-                if (closed) {
-                    c.close();
-                    return null;
-                }
-                return c;
-            } catch (TimeoutException e) {
-                if (!criuAlive) {
-                    return null;
-                }
-            } catch (AsynchronousCloseException e) {
-                return null;
-            }
+        StreamerConnection c = StreamerConnection.accept(listener, criu, () -> closed);
+        if (c == null) {
+            return null;
         }
-        return null;
+        connection = c;
+        if (closed) {
+            c.close();
+            return null;
+        }
+        return c;
     }
 
     private void serveRequests(StreamerConnection c) throws IOException {

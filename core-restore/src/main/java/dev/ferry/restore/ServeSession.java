@@ -10,12 +10,9 @@ import dev.ferry.protocol.image.StoredImage;
 import java.io.Closeable;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.nio.channels.AsynchronousCloseException;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeoutException;
 
 /**
  * The serve side of one {@code criu restore --stream}: accepts CRIU's single connection on
@@ -31,7 +28,6 @@ import java.util.concurrent.TimeoutException;
 final class ServeSession implements Runnable, Closeable {
 
     private static final System.Logger LOG = System.getLogger(ServeSession.class.getName());
-    private static final Duration ACCEPT_SLICE = Duration.ofMillis(50);
 
     private final UnixListener listener;
     private final CriuProcess criu;
@@ -70,25 +66,16 @@ final class ServeSession implements Runnable, Closeable {
     }
 
     private StreamerConnection acceptCriu() throws IOException {
-        while (!closed) {
-            boolean criuAlive = criu.isAlive(); // read before accept: a connection made before the exit is queued
-            try {
-                StreamerConnection c = new StreamerConnection(listener.accept(criuAlive ? ACCEPT_SLICE : Duration.ZERO));
-                connection = c;
-                if (closed) {
-                    c.close();
-                    return null;
-                }
-                return c;
-            } catch (TimeoutException e) {
-                if (!criuAlive) {
-                    return null;
-                }
-            } catch (AsynchronousCloseException e) {
-                return null;
-            }
+        StreamerConnection c = StreamerConnection.accept(listener, criu, () -> closed);
+        if (c == null) {
+            return null;
         }
-        return null;
+        connection = c;
+        if (closed) {
+            c.close();
+            return null;
+        }
+        return c;
     }
 
     private void serveRequests(StreamerConnection c) throws IOException {

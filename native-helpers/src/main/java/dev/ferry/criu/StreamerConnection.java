@@ -2,6 +2,7 @@ package dev.ferry.criu;
 
 import dev.ferry.posix.FdSocket;
 import dev.ferry.posix.FileDescriptorHandle;
+import dev.ferry.posix.UnixListener;
 import dev.ferry.protocol.ProtocolException;
 import dev.ferry.protocol.criu.StreamerMessages;
 import java.io.Closeable;
@@ -9,6 +10,10 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.AsynchronousCloseException;
+import java.time.Duration;
+import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 
 /**
  * CRIU's end of an image-streamer connection ({@code --stream}), seen from the streamer. Every message is
@@ -34,12 +39,35 @@ public final class StreamerConnection implements Closeable {
     public static final String CAPTURE_SOCKET = "streamer-capture.sock";
     public static final String SERVE_SOCKET = "streamer-serve.sock";
     public static final int MAX_MESSAGE_BYTES = 10 * 1024;
+    private static final Duration ACCEPT_SLICE = Duration.ofMillis(50);
 
     private final FdSocket socket;
     private final byte[] header = new byte[4];
 
     public StreamerConnection(FdSocket socket) {
         this.socket = socket;
+    }
+
+    /**
+     * Waits for CRIU's one connection on {@code listener}: null if CRIU exited without connecting, the
+     * listener was closed, or {@code stop} says to give up. CRIU connects before it validates anything,
+     * so a run that fails early still connects (and then closes with no request).
+     */
+    public static StreamerConnection accept(UnixListener listener, CriuProcess criu, BooleanSupplier stop)
+            throws IOException {
+        while (!stop.getAsBoolean()) {
+            boolean criuAlive = criu.isAlive(); // read before accept: a connection made before the exit is queued
+            try {
+                return new StreamerConnection(listener.accept(criuAlive ? ACCEPT_SLICE : Duration.ZERO));
+            } catch (TimeoutException e) {
+                if (!criuAlive) {
+                    return null;
+                }
+            } catch (AsynchronousCloseException e) {
+                return null;
+            }
+        }
+        return null;
     }
 
     public FdSocket socket() {
