@@ -1,0 +1,96 @@
+package dev.ferry.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ferry.cli.lab.FerryResult;
+import dev.ferry.cli.lab.ProcFs;
+import dev.ferry.cli.lab.Workload;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * An established TCP connection whose both ends live in the dumped tree (server and client on
+ * 127.0.0.1) survives the move: no reset, no lost or repeated request.
+ */
+@Timeout(value = 180, unit = TimeUnit.SECONDS)
+class TcpEstablishedIT {
+
+    private static final int PORT = 7300;
+    private static LabFixture fx;
+
+    @BeforeAll
+    static void startLabAndDaemons() throws Exception {
+        fx = LabFixture.create(TcpEstablishedIT.class, 13);
+        ItEnvironment.requirePython();
+        fx.daemons().start();
+    }
+
+    @AfterEach
+    void killWorkloads() throws Exception {
+        if (fx != null) {
+            fx.killProcesses();
+        }
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        if (fx != null) {
+            fx.close();
+        }
+    }
+
+    @Test
+    void establishedLoopbackConnectionSurvives_noResetNoGapNoDuplicate() throws Exception {
+        Path script = fx.script("tcppair.py");
+        ReplyLog replies = new ReplyLog(fx.path("tcp.replies.log"));
+        Workload source = fx.startWorkload(List.of("/usr/bin/python3", script.toString(), Integer.toString(PORT),
+                replies.log().toString(), "0.02"), fx.path("tcp.out.log"));
+
+        awaitReplies(replies, 25, 15_000, "before the dump");
+        assertTrue(replies.errors().isEmpty(), () -> "client errors before the dump: " + replies.errors());
+
+        FerryResult dump = fx.dump(source.pid(), "tcp", "--tcp-established", "--network-lock", "iptables");
+        assertEquals(0, dump.exitCode(), () -> "ferry dump --tcp-established failed\n" + dump.describe()
+                + fx.diagnostics());
+        assertTrue(ProcFs.awaitGone(source.pid(), 5_000),
+                () -> "source pid " + source.pid() + " still runs after a successful dump" + fx.diagnostics());
+        Thread.sleep(100);
+        long atDump = replies.lastN();
+
+        Path pidfile = fx.path("tcp.pid");
+        FerryResult restore = fx.restore("tcp", pidfile, "--tcp-established");
+        assertEquals(0, restore.exitCode(), () -> "ferry restore --tcp-established failed\n" + restore.describe()
+                + fx.diagnostics());
+        long restored = fx.restoredPid(pidfile);
+        assertTrue(fx.lab().processInNode(restored, fx.lab().targetNs()),
+                () -> "restored pid " + restored + " is not in the target netns");
+
+        awaitReplies(replies, atDump + 50, 20_000, "after the restore (last reply before the dump: " + atDump + ")");
+        assertTrue(replies.errors().isEmpty(), () -> "the connection broke across the migration: "
+                + replies.errors() + fx.diagnostics());
+        List<String> gaps = replies.discontinuities();
+        assertTrue(gaps.isEmpty(), () -> "server counter has gaps or duplicates: " + gaps);
+        assertTrue(ProcFs.isRunning(restored), "restored server died");
+        assertTrue(fx.imageFiles().isEmpty(), "checkpoint images were written to disk");
+        System.out.printf("TcpEstablishedIT: request %d at dump, %d now, longest reply gap %d ms%n", atDump,
+                replies.lastN(), replies.maxGapMillis());
+    }
+
+    private static void awaitReplies(ReplyLog replies, long n, long millis, String when) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + millis;
+        while (replies.lastN() < n && replies.errors().isEmpty() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(20);
+        }
+        assertTrue(replies.lastN() >= n, () -> "client got " + replies.lastN() + " replies (expected: >= " + n + ") "
+                + when + "; errors: " + replies.errors() + fx.diagnostics());
+    }
+}
