@@ -1,6 +1,7 @@
 package dev.ferry.cache;
 
 import dev.ferry.criu.Criu;
+import dev.ferry.protocol.tls.TlsSettings;
 
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -16,9 +17,11 @@ import java.util.Objects;
  * @param maxMemory   bytes of image memory the cache may hold
  * @param node        this node's name, for logs and the peer's hello
  * @param restoreTimeout how long one {@code criu restore} may run before it is killed
+ * @param tls         mutual TLS for proxy connections, or null for plain TCP
+ * @param limits      what the cache accepts from its peers
  */
 public record CacheConfig(InetSocketAddress listen, Path runDir, Criu criu, long maxMemory, String node,
-                          Duration restoreTimeout) {
+                          Duration restoreTimeout, TlsSettings tls, CacheLimits limits) {
 
     public static final String CONTROL_SOCKET = "cache.sock";
     public static final Duration DEFAULT_RESTORE_TIMEOUT = Duration.ofMinutes(10);
@@ -29,6 +32,7 @@ public record CacheConfig(InetSocketAddress listen, Path runDir, Criu criu, long
         Objects.requireNonNull(criu, "criu");
         Objects.requireNonNull(node, "node");
         Objects.requireNonNull(restoreTimeout, "restoreTimeout");
+        limits = limits == null ? CacheLimits.defaults() : limits;
         if (maxMemory <= 0) {
             throw new IllegalArgumentException("--max-memory: " + maxMemory + " (expected: > 0 bytes)");
         }

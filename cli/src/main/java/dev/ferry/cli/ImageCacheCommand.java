@@ -42,6 +42,12 @@ public final class ImageCacheCommand implements Callable<Integer> {
     @Mixin
     CriuOption criuOption;
 
+    @Mixin
+    TlsOptions tlsOptions;
+
+    @Mixin
+    CacheLimitOptions limitOptions;
+
     @Override
     public Integer call() {
         var err = spec.commandLine().getErr();
@@ -60,7 +66,8 @@ public final class ImageCacheCommand implements Callable<Integer> {
         try {
             long max = maxMemory == null ? CacheConfig.defaultMaxMemory() : Bytes.parse(maxMemory);
             config = new CacheConfig(new InetSocketAddress(listen, port), runDir.resolve(), criu, max,
-                    node == null ? DaemonRunner.hostname() : node, CacheConfig.DEFAULT_RESTORE_TIMEOUT);
+                    node == null ? DaemonRunner.hostname() : node, CacheConfig.DEFAULT_RESTORE_TIMEOUT,
+                    tlsOptions.settings(), limitOptions.limits());
         } catch (IllegalArgumentException e) {
             err.println("ferry image-cache: " + e.getMessage());
             return ExitCode.USAGE.code();

@@ -43,6 +43,9 @@ public final class ImageProxyCommand implements Callable<Integer> {
     @Mixin
     CriuOption criuOption;
 
+    @Mixin
+    TlsOptions tlsOptions;
+
     @Override
     public Integer call() {
         var err = spec.commandLine().getErr();
@@ -59,7 +62,8 @@ public final class ImageProxyCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--commit-timeout: " + commitTimeoutSeconds + " (expected: > 0 seconds)");
             }
             config = new ProxyConfig(address, port, runDir.resolve(), criu, node == null ? DaemonRunner.hostname() : node,
-                    ProxyConfig.DEFAULT_CONNECT_TIMEOUT, Duration.ofSeconds(commitTimeoutSeconds), ProxyConfig.DEFAULT_DUMP_TIMEOUT);
+                    ProxyConfig.DEFAULT_CONNECT_TIMEOUT, Duration.ofSeconds(commitTimeoutSeconds), ProxyConfig.DEFAULT_DUMP_TIMEOUT,
+                    tlsOptions.settings());
         } catch (IllegalArgumentException e) {
             err.println("ferry image-proxy: " + e.getMessage());
             return ExitCode.USAGE.code();

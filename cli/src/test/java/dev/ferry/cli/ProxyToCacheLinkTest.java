@@ -57,7 +57,7 @@ class ProxyToCacheLinkTest {
     void start() throws Exception {
         Criu criu = new Criu(Path.of("/bin/false"), "4.2.1"); // never run here: no restore in this test
         cache = ImageCache.start(new CacheConfig(new InetSocketAddress("127.0.0.1", 0), runDir, criu, 256L << 20,
-                "target", Duration.ofSeconds(5)));
+                "target", Duration.ofSeconds(5), null, null));
         group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     }
 

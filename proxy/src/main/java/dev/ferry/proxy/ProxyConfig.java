@@ -1,6 +1,7 @@
 package dev.ferry.proxy;
 
 import dev.ferry.criu.Criu;
+import dev.ferry.protocol.tls.TlsSettings;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,9 +18,10 @@ import java.util.Objects;
  * @param connectTimeout how long to wait for the cache's TCP connect and hello
  * @param commitTimeout  how long the post-dump barrier waits for the cache to acknowledge a snapshot
  * @param dumpTimeout    how long one {@code criu dump} may run before it is killed (the source resumes)
+ * @param tls            mutual TLS towards the cache, or null for plain TCP
  */
 public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
-                          Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout) {
+                          Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls) {
 
     public static final String CONTROL_SOCKET = "proxy.sock";
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
