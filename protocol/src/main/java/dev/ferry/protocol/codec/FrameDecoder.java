@@ -67,6 +67,9 @@ public class FrameDecoder extends ByteToMessageDecoder {
                     + " (expected: >= " + Wire.MIN_MAX_FRAME_SIZE + "); raise --max-frame-size");
         }
         this.maxFrameSize = maxFrameSize;
+        // IMAGE_DATA frames are up to 1 MiB: keep the socket reads as components instead of copying
+        // each one into one growing buffer; payload slices then point into the reads themselves.
+        setCumulator(COMPOSITE_CUMULATOR);
     }
 
     public int maxFrameSize() {
