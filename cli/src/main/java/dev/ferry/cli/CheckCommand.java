@@ -60,7 +60,9 @@ public final class CheckCommand implements Callable<Integer> {
         out.println("kernel:      " + System.getProperty("os.version"));
         out.println("userfaultfd: " + (Files.exists(Path.of("/proc/sys/vm/unprivileged_userfaultfd")) || Files.exists(Path.of("/dev/userfaultfd"))
                 ? "available (post-copy possible)" : "not found"));
-        out.println("soft-dirty:  " + (softDirty() ? "available (pre-copy possible)" : "not available (CRIU pre-dump will not work; stop-and-copy only)"));
+        Boolean dirty = softDirty();
+        out.println("soft-dirty:  " + (dirty == null ? "unknown (no /proc/config.gz)"
+                : dirty ? "available (pre-copy possible)" : "not available (CRIU pre-dump will not work; stop-and-copy only)"));
         out.println("root:        " + ("root".equals(System.getProperty("user.name")) ? "yes" : "NO — ferry needs root"));
         Path rd = runDir.resolve();
         for (String sock : List.of("proxy.sock", "cache.sock")) {
@@ -86,13 +88,13 @@ public final class CheckCommand implements Callable<Integer> {
         return worst.code();
     }
 
-    /** Soft-dirty tracking exists when the kernel config says so; /proc/config.gz when present. */
-    private static boolean softDirty() {
+    /** Whether the kernel config enables soft-dirty tracking; null when /proc/config.gz is not there. */
+    private static Boolean softDirty() {
         try (var in = new java.util.zip.GZIPInputStream(Files.newInputStream(Path.of("/proc/config.gz")))) {
             String config = new String(in.readAllBytes());
             return config.contains("CONFIG_MEM_SOFT_DIRTY=y");
         } catch (Exception e) {
-            return false;
+            return null;
         }
     }
 }
