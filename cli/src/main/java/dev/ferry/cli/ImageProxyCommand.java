@@ -4,6 +4,7 @@ import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuNotFoundException;
 import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.Wire;
+import dev.ferry.protocol.tls.TlsSettings;
 import dev.ferry.proxy.ImageProxy;
 import dev.ferry.proxy.ProxyConfig;
 import picocli.CommandLine.Command;
@@ -37,6 +38,9 @@ public final class ImageProxyCommand implements Callable<Integer> {
     @Option(names = "--node", paramLabel = "NAME", description = "This node's name in logs (default: host name).")
     String node;
 
+    @Option(names = "--insecure", description = "Allow plain TCP (no TLS) to a non-loopback --address; see docs/security.md.")
+    boolean insecure;
+
     @Mixin
     RunDirOption runDir;
 
@@ -49,6 +53,18 @@ public final class ImageProxyCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         var err = spec.commandLine().getErr();
+        TlsSettings tls;
+        try {
+            tls = tlsOptions.settings();
+        } catch (IllegalArgumentException e) {
+            err.println("ferry image-proxy: " + e.getMessage());
+            return ExitCode.USAGE.code();
+        }
+        String refusal = PlainLinkPolicy.refusal("image-proxy", "dial", address, tls != null, insecure);
+        if (refusal != null) {
+            err.println("ferry image-proxy: " + refusal);
+            return ExitCode.USAGE.code();
+        }
         Criu criu;
         try {
             criu = criuOption.locate();
@@ -63,7 +79,7 @@ public final class ImageProxyCommand implements Callable<Integer> {
             }
             config = new ProxyConfig(address, port, runDir.resolve(), criu, node == null ? DaemonRunner.hostname() : node,
                     ProxyConfig.DEFAULT_CONNECT_TIMEOUT, Duration.ofSeconds(commitTimeoutSeconds), ProxyConfig.DEFAULT_DUMP_TIMEOUT,
-                    tlsOptions.settings());
+                    tls);
         } catch (IllegalArgumentException e) {
             err.println("ferry image-proxy: " + e.getMessage());
             return ExitCode.USAGE.code();

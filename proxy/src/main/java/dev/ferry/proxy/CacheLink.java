@@ -17,6 +17,7 @@ import dev.ferry.protocol.image.ImageName;
 import dev.ferry.protocol.image.ImageOutput;
 import dev.ferry.protocol.image.ImageSink;
 import dev.ferry.protocol.image.SnapshotName;
+import dev.ferry.protocol.tls.TlsContexts;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -26,11 +27,16 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.Future;
 
+import javax.net.ssl.SSLException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -66,9 +72,19 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         this.channel = channel;
     }
 
-    /** Connects and says hello; fails with {@link CacheLinkException} naming the target and the cause. */
+    /** Connects over plain TCP and says hello, like {@link #connect(EventLoopGroup, Class, String, int, String, Duration, SslContext)}. */
     public static CacheLink connect(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
                              String node, Duration timeout) throws CacheLinkException {
+        return connect(group, channelClass, host, port, node, timeout, null);
+    }
+
+    /**
+     * Connects, completes the TLS handshake when {@code tls} is given (the cache's certificate must chain to
+     * {@code --tls-ca} and name {@code host}), and only then says hello; fails with
+     * {@link CacheLinkException} naming the target and the cause.
+     */
+    public static CacheLink connect(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
+                             String node, Duration timeout, SslContext tls) throws CacheLinkException {
         String target = host + ":" + port;
         CacheLink[] holder = new CacheLink[1];
         Bootstrap b = new Bootstrap()
@@ -81,7 +97,11 @@ public final class CacheLink implements ImageSink, AutoCloseable {
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        // bytes ↔ frames ↔ wire messages, then the link's handler for the cache's answers.
+                        // TLS first when configured, then bytes ↔ frames ↔ wire messages, then the link's
+                        // handler for the cache's answers.
+                        if (tls != null) {
+                            ch.pipeline().addLast("tls", TlsContexts.clientHandler(tls, ch.alloc(), host, port));
+                        }
                         WireCodecs.addTo(ch.pipeline(), Wire.DEFAULT_MAX_FRAME_SIZE);
                         holder[0] = new CacheLink(target, ch);
                         ch.pipeline().addLast("send", new SnapshotSendHandler(holder[0]));
@@ -96,6 +116,9 @@ public final class CacheLink implements ImageSink, AutoCloseable {
                     + " (expected: 'ferry image-cache --port " + port + "' running there and reachable)", cause);
         }
         CacheLink link = holder[0];
+        if (tls != null) {
+            awaitHandshake(link, host, timeout);
+        }
         link.send(new Hello(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE));
         try {
             link.hello.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -105,6 +128,16 @@ public final class CacheLink implements ImageSink, AutoCloseable {
                     + timeout.toMillis() + " ms (expected: HELLO_ACK); is that port a ferry image-cache?");
         } catch (ExecutionException e) {
             link.close();
+            // in TLS 1.3 the cache judges our certificate after our side of the handshake is done
+            Optional<SSLException> tlsFailure = tls == null ? Optional.empty() : TlsFailures.find(e.getCause());
+            if (tlsFailure.isPresent()) {
+                throw new CacheLinkException(TlsFailures.describe(target, host, tlsFailure.get()), tlsFailure.get());
+            }
+            if (tls == null && !(e.getCause() instanceof CacheRefusedException)) {
+                throw new CacheLinkException(e.getCause().getMessage() + " before answering the hello; if it runs with"
+                        + " --tls-cert/--tls-key/--tls-ca (mutual TLS), give the image-proxy its own --tls-* files too",
+                        e.getCause());
+            }
             throw asLinkException(e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -112,6 +145,19 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             throw new CacheLinkException("interrupted while connecting to " + target);
         }
         return link;
+    }
+
+    private static void awaitHandshake(CacheLink link, String host, Duration timeout) throws CacheLinkException {
+        Future<Channel> handshake = link.channel.pipeline().get(SslHandler.class).handshakeFuture();
+        if (!handshake.awaitUninterruptibly(timeout.toMillis() + 1000)) {
+            link.close();
+            throw new CacheLinkException("TLS failed: no TLS handshake with the image-cache at " + link.target
+                    + " within " + timeout.toMillis() + " ms (expected: an image-cache started with --tls-cert/--tls-key/--tls-ca)");
+        }
+        if (!handshake.isSuccess()) {
+            link.close();
+            throw new CacheLinkException(TlsFailures.describe(link.target, host, handshake.cause()), handshake.cause());
+        }
     }
 
     public String target() {
@@ -209,7 +255,12 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             while (!channel.isWritable()) {
                 checkFailure();
                 if (!channel.isActive()) {
-                    throw new CacheLinkException("the connection to the image-cache at " + target + " is closed");
+                    // record it as the link's failure now: channelInactive may not have run yet, and an abort
+                    // recorded first would hide that the cache went away
+                    CacheLinkException closed = new CacheLinkException("the connection to the image-cache at " + target
+                            + " is closed");
+                    fail(closed);
+                    throw closed;
                 }
                 try {
                     writable.wait(100);

@@ -22,6 +22,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 
 import java.io.IOException;
+import io.netty.handler.ssl.SslContext;
+
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Logger;
@@ -41,8 +43,12 @@ final class DumpService implements ControlServer.Handler {
     private final DumpEngine engine;
     private final EventLoopGroup group;
     private final Class<? extends Channel> channelClass;
+    private final SslContext tls;
 
-    DumpService(ProxyConfig config, DumpEngine engine, EventLoopGroup group, Class<? extends Channel> channelClass) {
+    /** @param tls the client TLS context towards the cache, or null for plain TCP */
+    DumpService(ProxyConfig config, DumpEngine engine, EventLoopGroup group, Class<? extends Channel> channelClass,
+                SslContext tls) {
+        this.tls = tls;
         this.config = config;
         this.engine = engine;
         this.group = group;
@@ -81,7 +87,7 @@ final class DumpService implements ControlServer.Handler {
         CacheLink link;
         try {
             link = CacheLink.connect(group, channelClass, config.cacheHost(), config.cachePort(), config.node(),
-                    config.connectTimeout());
+                    config.connectTimeout(), tls);
         } catch (CacheLinkException e) {
             LOG.warning(() -> "snapshot " + name + ": " + e.getMessage());
             return Results.failure(ExitCode.PEER_UNREACHABLE, e.getMessage() + "; process " + pid + " was not touched");

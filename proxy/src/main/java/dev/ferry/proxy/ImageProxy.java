@@ -3,6 +3,7 @@ package dev.ferry.proxy;
 import dev.ferry.dump.DumpEngine;
 import dev.ferry.posix.NativeWarmup;
 import dev.ferry.protocol.control.ControlServer;
+import dev.ferry.protocol.tls.TlsContexts;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
@@ -12,6 +13,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.ssl.SslContext;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -33,10 +35,12 @@ public final class ImageProxy implements AutoCloseable {
     private final ProxyConfig config;
     private final EventLoopGroup group;
     private final ControlServer control;
+    private final SslContext tls;
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
     private boolean closed;
 
-    private ImageProxy(ProxyConfig config, EventLoopGroup group, ControlServer control) {
+    private ImageProxy(ProxyConfig config, EventLoopGroup group, ControlServer control, SslContext tls) {
+        this.tls = tls;
         this.config = config;
         this.group = group;
         this.control = control;
@@ -46,6 +50,7 @@ public final class ImageProxy implements AutoCloseable {
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends Channel> channelClass = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
+        SslContext tls = config.tls() == null ? null : TlsContexts.client(config.tls());
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(0, io);
         ControlServer control;
         try {
@@ -54,14 +59,14 @@ public final class ImageProxy implements AutoCloseable {
             NativeWarmup.run(work);
             DumpEngine engine = new DumpEngine(config.criu(), work);
             control = ControlServer.start(config.runDir(), ProxyConfig.CONTROL_SOCKET, "proxy",
-                    new DumpService(config, engine, group, channelClass));
+                    new DumpService(config, engine, group, channelClass, tls));
         } catch (IOException | RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             throw e;
         }
-        ImageProxy proxy = new ImageProxy(config, group, control);
+        ImageProxy proxy = new ImageProxy(config, group, control, tls);
         LOG.info(() -> "image-proxy " + config.node() + ": control socket " + control.socket() + ", image-cache "
-                + config.cacheHost() + ":" + config.cachePort() + ", CRIU " + config.criu().version());
+                + config.cacheHost() + ":" + config.cachePort() + (tls == null ? " (plain TCP)" : " (mutual TLS)") + ", CRIU " + config.criu().version());
         proxy.probe(channelClass);
         return proxy;
     }
@@ -69,7 +74,7 @@ public final class ImageProxy implements AutoCloseable {
     /** Says hello to the cache once at start, so a misconfigured --address shows in the log at once. */
     private void probe(Class<? extends Channel> channelClass) {
         try (CacheLink link = CacheLink.connect(group, channelClass, config.cacheHost(), config.cachePort(),
-                config.node(), config.connectTimeout())) {
+                config.node(), config.connectTimeout(), tls)) {
             LOG.info(() -> "image-cache at " + link.target() + " is reachable");
         } catch (CacheLinkException e) {
             LOG.warning(() -> e.getMessage() + "; dumps will fail until it is");

@@ -98,11 +98,13 @@ public final class DemoScenario {
         done("source " + lab.sourceNs() + " " + lab.sourceIp() + ", target " + lab.targetNs() + " "
                 + lab.targetIp() + ", work dir " + base);
 
-        begin("start image-cache in the target node, image-proxy in the source node");
+        begin("start image-cache in the target node, image-proxy in the source node, linked by mutual TLS"
+                + " (certificates from 'ferry certs')");
         daemons = new FerryDaemons(lab, jar, criu, base, FerryDaemons.DEFAULT_PORT);
         daemons.start();
         done("image-cache pid " + daemons.cachePid() + " on " + lab.targetIp() + ":" + daemons.port()
-                + ", image-proxy pid " + daemons.proxyPid());
+                + ", image-proxy pid " + daemons.proxyPid() + "; link: mutual TLS 1.3, CA and certificates in "
+                + daemons.pkiDir() + ", cache accepts only 'source'");
 
         begin("start a counter loop in the source node, in its own PID namespace");
         Path counter = base.resolve("counter");

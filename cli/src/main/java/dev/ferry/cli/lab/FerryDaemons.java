@@ -18,6 +18,10 @@ import java.util.concurrent.TimeUnit;
  * {@code proxy.out}) and its stderr log ({@code cache.log}, {@code proxy.log}). Stdout goes to a
  * file, not a pipe, so a daemon can never block on a reader that stopped reading.
  *
+ * <p>The link between them is mutual TLS, with a PKI made by the jar itself in {@code BASE/pki}
+ * ({@code ferry certs init}, {@code certs issue target --san <target IP>}, {@code certs issue source});
+ * the cache lets in only {@code source} ({@code --tls-allow}).
+ *
  * <p>Owns both processes; {@link #close()} stops them in reverse order of start. Not thread-safe.
  */
 public final class FerryDaemons implements AutoCloseable {
@@ -26,6 +30,8 @@ public final class FerryDaemons implements AutoCloseable {
     public static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
     /** How long a daemon gets to exit after SIGTERM before SIGKILL. */
     public static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
+    /** How long one {@code ferry certs} run may take. */
+    public static final Duration CERTS_TIMEOUT = Duration.ofSeconds(30);
     /** The cache's port in the lab (each lab has its own target netns, so it never collides). */
     public static final int DEFAULT_PORT = 27027;
 
@@ -34,6 +40,7 @@ public final class FerryDaemons implements AutoCloseable {
     private final Path criu;
     private final Path sourceRunDir;
     private final Path targetRunDir;
+    private final Path pki;
     private final int port;
     private final List<String> jvmOptions;
     private Process cache;
@@ -57,6 +64,46 @@ public final class FerryDaemons implements AutoCloseable {
         this.jvmOptions = List.copyOf(jvmOptions);
         this.sourceRunDir = ScratchDir.ensurePrivate(baseDir.resolve("src"));
         this.targetRunDir = ScratchDir.ensurePrivate(baseDir.resolve("dst"));
+        this.pki = baseDir.resolve("pki");
+    }
+
+    /** Makes the lab's CA and the two node certificates with {@code ferry certs}, once. */
+    private void ensurePki() throws IOException, InterruptedException {
+        if (Files.exists(pki.resolve("source.pem"))) {
+            return;
+        }
+        certs(List.of("certs", "init", pki.toString()));
+        certs(List.of("certs", "issue", "target", "--dir", pki.toString(), "--san", lab.targetIp()));
+        certs(List.of("certs", "issue", "source", "--dir", pki.toString()));
+    }
+
+    private void certs(List<String> args) throws IOException, InterruptedException {
+        Path log = pki.resolveSibling("certs.log");
+        ProcessBuilder builder = new ProcessBuilder(jar.command(FerryJar.CLIENT_JVM_OPTIONS, args))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        Process process = builder.start();
+        if (!process.waitFor(CERTS_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+            process.destroyForcibly();
+            throw new IOException("ferry " + String.join(" ", args) + " did not finish within " + CERTS_TIMEOUT.toSeconds()
+                    + " s; output " + log + ":\n" + LogTail.of(log, 10));
+        }
+        if (process.exitValue() != 0) {
+            throw new IOException("ferry " + String.join(" ", args) + " exited with code " + process.exitValue()
+                    + "; output " + log + ":\n" + LogTail.of(log, 10));
+        }
+    }
+
+    private List<String> tlsOptions(String node) {
+        return List.of("--tls-cert", pki.resolve(node + ".pem").toString(), "--tls-key", pki.resolve(node + "-key.pem").toString(),
+                "--tls-ca", pki.resolve("ca.pem").toString());
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
     }
 
     /** Starts the cache, then the proxy, each waiting for its ready line. */
@@ -71,9 +118,11 @@ public final class FerryDaemons implements AutoCloseable {
         if (cache != null && cache.isAlive()) {
             throw new IllegalStateException("image-cache already running (pid " + cache.pid() + ")");
         }
-        cache = startDaemon("image-cache", lab.targetNs(), targetRunDir, cacheOut(), cacheLog(),
+        ensurePki();
+        cache = startDaemon("image-cache", lab.targetNs(), targetRunDir, cacheOut(), cacheLog(), concat(
                 List.of("image-cache", "--port", Integer.toString(port), "--listen", lab.targetIp(),
-                        "--run-dir", targetRunDir.toString(), "--criu", criu.toString()));
+                        "--run-dir", targetRunDir.toString(), "--criu", criu.toString(), "--tls-allow", "source"),
+                tlsOptions("target")));
     }
 
     /** Starts {@code ferry image-proxy} in the source node, pointed at the cache, and waits for {@code ready}. */
@@ -81,9 +130,11 @@ public final class FerryDaemons implements AutoCloseable {
         if (proxy != null && proxy.isAlive()) {
             throw new IllegalStateException("image-proxy already running (pid " + proxy.pid() + ")");
         }
-        proxy = startDaemon("image-proxy", lab.sourceNs(), sourceRunDir, proxyOut(), proxyLog(),
+        ensurePki();
+        proxy = startDaemon("image-proxy", lab.sourceNs(), sourceRunDir, proxyOut(), proxyLog(), concat(
                 List.of("image-proxy", "--address", lab.targetIp(), "--port", Integer.toString(port),
-                        "--run-dir", sourceRunDir.toString(), "--criu", criu.toString()));
+                        "--run-dir", sourceRunDir.toString(), "--criu", criu.toString()),
+                tlsOptions("source")));
     }
 
     private Process startDaemon(String name, String ns, Path runDir, Path out, Path log, List<String> args)
@@ -149,6 +200,11 @@ public final class FerryDaemons implements AutoCloseable {
 
     public Path targetRunDir() {
         return targetRunDir;
+    }
+
+    /** The lab's CA and node certificates ({@code ca.pem}, {@code target.pem}, {@code source.pem} and keys). */
+    public Path pkiDir() {
+        return pki;
     }
 
     public int port() {
