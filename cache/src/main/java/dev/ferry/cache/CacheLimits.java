@@ -8,7 +8,7 @@ import java.util.Objects;
  * never exhausts the daemon. Defaults are named constants; the CLI maps flags onto them.
  *
  * @param handshakeTimeout how long a new connection may take to complete its hello (slow-loris guard)
- * @param idleTimeout      how long a connection may stay silent while a snapshot is open
+ * @param idleTimeout      how long a connection may stay silent (no byte received), whatever its state
  * @param maxConnections   connections open at once
  * @param maxImagesPerSnapshot images one snapshot may hold
  * @param maxSnapshotsPerPeer  snapshots being received at once from one peer address

@@ -2,6 +2,7 @@ package dev.ferry.cache;
 
 import dev.ferry.posix.NativeWarmup;
 import dev.ferry.protocol.control.ControlServer;
+import dev.ferry.protocol.tls.TlsContexts;
 import dev.ferry.restore.RestoreEngine;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -15,11 +16,13 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.ssl.SslContext;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
@@ -59,6 +62,7 @@ public final class ImageCache implements AutoCloseable {
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends ServerChannel> channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        SslContext tls = config.tls() == null ? null : TlsContexts.server(config.tls());
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(0, io);
         Channel server;
         try {
@@ -68,7 +72,8 @@ public final class ImageCache implements AutoCloseable {
                     .option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.SO_RCVBUF, 4 << 20)
-                    .childHandler(new CacheChannelInitializer(store, events, config.node()))
+                    .childHandler(new CacheChannelInitializer(store, events, config.node(), config.limits(),
+                            tls, config.tls() == null ? List.of() : config.tls().allowedPeers()))
                     .bind(config.listen()).syncUninterruptibly().channel();
         } catch (RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -89,7 +94,8 @@ public final class ImageCache implements AutoCloseable {
             throw e;
         }
         LOG.info(() -> "image-cache " + config.node() + ": listening on " + server.localAddress() + ", control socket "
-                + control.socket() + ", max memory " + config.maxMemory() + " bytes, CRIU " + config.criu().version());
+                + control.socket() + ", " + (tls == null ? "plain TCP" : "mutual TLS") + ", max memory "
+                + config.maxMemory() + " bytes, CRIU " + config.criu().version());
         return new ImageCache(config, store, group, server, control);
     }
 

@@ -15,6 +15,7 @@ import dev.ferry.protocol.codec.SnapshotBegin;
 import dev.ferry.protocol.codec.SnapshotCommit;
 import dev.ferry.protocol.codec.SnapshotReady;
 import dev.ferry.protocol.codec.WireMessage;
+import dev.ferry.protocol.image.SnapshotName;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -42,22 +43,38 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
     private final SnapshotStore store;
     private final CacheEvents events;
     private final String node;
+    private final CacheLimits limits;
+    private final PeerSnapshots peerSnapshots;
     private final Map<Integer, MemoryImage> streams = new HashMap<>();
     private boolean helloSeen;
     private String peer = "?";
+    private String peerKey;
     private StoredSnapshot current;
+    private SnapshotName lastCommitted; // a name only: the snapshot itself belongs to the store
     private boolean failed;
 
+    /** A handler with the default {@link CacheLimits} and a per-peer count of its own (tests). */
     ImageReceiveHandler(SnapshotStore store, CacheEvents events, String node) {
+        this(store, events, node, CacheLimits.defaults(), new PeerSnapshots());
+    }
+
+    /**
+     * @param peerSnapshots shared by all connections of the cache, for {@link CacheLimits#maxSnapshotsPerPeer()}
+     */
+    ImageReceiveHandler(SnapshotStore store, CacheEvents events, String node, CacheLimits limits,
+                        PeerSnapshots peerSnapshots) {
         super(WireMessage.class, false);
         this.store = store;
         this.events = events;
         this.node = node;
+        this.limits = limits;
+        this.peerSnapshots = peerSnapshots;
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         peer = String.valueOf(ctx.channel().remoteAddress());
+        peerKey = PeerSnapshots.keyOf(ctx.channel().remoteAddress());
         ctx.fireChannelActive();
     }
 
@@ -84,6 +101,8 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             helloSeen = true;
             peer = hello.node() + "@" + ctx.channel().remoteAddress();
             ctx.writeAndFlush(new HelloAck(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE));
+            // Ends the handshake budget of ConnectionGuard, which sits before the codecs.
+            ctx.pipeline().fireUserEventTriggered(ConnectionGuard.HELLO_COMPLETED);
             return;
         }
         if (msg instanceof SnapshotBegin begin) {
@@ -91,7 +110,21 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                 throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "SNAPSHOT_BEGIN " + begin.snapshot()
                         + " while " + current.name() + " is still open (expected: one snapshot at a time per connection)");
             }
-            current = store.begin(begin.snapshot(), peer, begin.expectedBytes());
+            if (peerKey == null) {
+                peerKey = PeerSnapshots.keyOf(ctx.channel().remoteAddress());
+            }
+            if (!peerSnapshots.tryAcquire(peerKey, limits.maxSnapshotsPerPeer())) {
+                throw new ProtocolException(ErrorCode.RESOURCE_LIMIT, "SNAPSHOT_BEGIN " + begin.snapshot() + ": "
+                        + peerSnapshots.receiving(peerKey) + " snapshots already being received from " + peerKey
+                        + " (expected: < " + limits.maxSnapshotsPerPeer()
+                        + "); raise --max-snapshots-per-peer on the image-cache");
+            }
+            try {
+                current = store.begin(begin.snapshot(), peer, begin.expectedBytes());
+            } catch (RuntimeException e) {
+                peerSnapshots.release(peerKey);
+                throw e;
+            }
             events.snapshotBegun(current, begin.expectedBytes());
             LOG.info(() -> "snapshot " + begin.snapshot() + ": receiving from " + peer + " (source pid "
                     + begin.sourcePid() + ", about " + begin.expectedBytes() + " bytes)");
@@ -101,6 +134,11 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             if (streams.containsKey(open.streamId())) {
                 throw new ProtocolException(ErrorCode.DUPLICATE_IMAGE,
                         "IMAGE_OPEN for stream " + open.streamId() + ", which is already open (expected: a new stream id)");
+            }
+            if (s.imageCount() >= limits.maxImagesPerSnapshot()) {
+                throw new ProtocolException(ErrorCode.RESOURCE_LIMIT, "IMAGE_OPEN " + open.name() + ": snapshot "
+                        + s.name() + " already has " + s.imageCount() + " images (expected: <= "
+                        + limits.maxImagesPerSnapshot() + "); raise --max-images on the image-cache");
             }
             MemoryImage image = new MemoryImage(open.name(), ctx.alloc(), store.budget());
             s.add(image);
@@ -131,6 +169,8 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             s.verify(commit.images());
             store.commit(s);
             current = null;
+            lastCommitted = s.name();
+            peerSnapshots.release(peerKey);
             LOG.info(() -> "snapshot " + s.name() + ": committed, " + s.imageCount() + " images, " + s.bytes()
                     + " bytes, verified, from " + peer);
             events.snapshotCommitted(s);
@@ -152,8 +192,8 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
 
     private StoredSnapshot requireSnapshot(String frame) {
         if (current == null) {
-            throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME,
-                    frame + " with no open snapshot (expected: SNAPSHOT_BEGIN first)");
+            throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, frame + " with no open snapshot"
+                    + afterCommit() + " (expected: SNAPSHOT_BEGIN first)");
         }
         return current;
     }
@@ -161,10 +201,16 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
     private MemoryImage stream(int streamId, String frame) {
         MemoryImage image = streams.get(streamId);
         if (image == null) {
-            throw new ProtocolException(ErrorCode.UNKNOWN_STREAM,
-                    frame + " for stream " + streamId + ", which is not open (expected: IMAGE_OPEN first)");
+            throw new ProtocolException(ErrorCode.UNKNOWN_STREAM, frame + " for stream " + streamId
+                    + ", which is not open" + afterCommit() + " (expected: IMAGE_OPEN first)");
         }
         return image;
+    }
+
+    /** Names the snapshot committed last on this connection, so that data sent after its commit is explained. */
+    private String afterCommit() {
+        return current == null && lastCommitted != null
+                ? "; snapshot " + lastCommitted + " is already committed and takes no more data" : "";
     }
 
     private void fail(ChannelHandlerContext ctx, ErrorCode code, String message) {
@@ -184,6 +230,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
         if (current != null) {
             StoredSnapshot s = current;
             current = null;
+            peerSnapshots.release(peerKey);
             if (store.drop(s)) {
                 events.snapshotDropped(s, why);
             }

@@ -97,11 +97,12 @@ public final class StoredSnapshot implements ImageSource {
             MemoryImage image = images.get(d.name());
             if (image == null) {
                 throw new ProtocolException(ErrorCode.MANIFEST_MISMATCH,
-                        "manifest of " + name + " lists " + d.name() + ", which never arrived");
+                        "manifest of " + name + " lists " + d.name() + ", which never arrived (expected: only the "
+                        + images.size() + " image(s) sent with IMAGE_OPEN)");
             }
             if (!image.isComplete()) {
                 throw new ProtocolException(ErrorCode.MANIFEST_MISMATCH,
-                        "manifest of " + name + " lists " + d.name() + ", which is not complete (no IMAGE_END)");
+                        "manifest of " + name + " lists " + d.name() + ", which is not complete (expected: its IMAGE_END before the commit)");
             }
             if (image.size() != d.size() || image.crc32c() != d.crc32c()) {
                 throw new ProtocolException(ErrorCode.INTEGRITY, String.format(
@@ -113,7 +114,7 @@ public final class StoredSnapshot implements ImageSource {
             List<ImageName> extra = new ArrayList<>(images.keySet());
             extra.removeAll(listed);
             throw new ProtocolException(ErrorCode.MANIFEST_MISMATCH,
-                    "snapshot " + name + " holds " + extra + ", which the manifest does not list");
+                    "snapshot " + name + " holds " + extra + ", which the manifest does not list (expected: every image sent)");
         }
     }
 

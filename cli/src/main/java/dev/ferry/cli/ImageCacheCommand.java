@@ -6,6 +6,7 @@ import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuNotFoundException;
 import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.Wire;
+import dev.ferry.protocol.tls.TlsSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -36,6 +37,9 @@ public final class ImageCacheCommand implements Callable<Integer> {
     @Option(names = "--node", paramLabel = "NAME", description = "This node's name in logs (default: host name).")
     String node;
 
+    @Option(names = "--insecure", description = "Allow plain TCP (no TLS) on a non-loopback --listen address; see docs/security.md.")
+    boolean insecure;
+
     @Mixin
     RunDirOption runDir;
 
@@ -55,6 +59,18 @@ public final class ImageCacheCommand implements Callable<Integer> {
             err.println("ferry image-cache: --port: " + port + " (expected: 0..65535)");
             return ExitCode.USAGE.code();
         }
+        TlsSettings tls;
+        try {
+            tls = tlsOptions.settings();
+        } catch (IllegalArgumentException e) {
+            err.println("ferry image-cache: " + e.getMessage());
+            return ExitCode.USAGE.code();
+        }
+        String refusal = PlainLinkPolicy.refusal("image-cache", "listen on", listen, tls != null, insecure);
+        if (refusal != null) {
+            err.println("ferry image-cache: " + refusal);
+            return ExitCode.USAGE.code();
+        }
         Criu criu;
         try {
             criu = criuOption.locate();
@@ -67,7 +83,7 @@ public final class ImageCacheCommand implements Callable<Integer> {
             long max = maxMemory == null ? CacheConfig.defaultMaxMemory() : Bytes.parse(maxMemory);
             config = new CacheConfig(new InetSocketAddress(listen, port), runDir.resolve(), criu, max,
                     node == null ? DaemonRunner.hostname() : node, CacheConfig.DEFAULT_RESTORE_TIMEOUT,
-                    tlsOptions.settings(), limitOptions.limits());
+                    tls, limitOptions.limits());
         } catch (IllegalArgumentException e) {
             err.println("ferry image-cache: " + e.getMessage());
             return ExitCode.USAGE.code();

@@ -13,7 +13,7 @@ public class FrameTooLargeException extends ProtocolException {
 
     public FrameTooLargeException(long max, long actual) {
         super(ErrorCode.FRAME_TOO_LARGE,
-                "frame length: " + actual + " (expected: <= " + max + "); raise --max-frame-size");
+                "frame length: " + actual + " (expected: <= " + max + "); the peer sends larger frames than this node accepts: run the same ferry version on both nodes");
         this.max = max;
         this.actual = actual;
     }

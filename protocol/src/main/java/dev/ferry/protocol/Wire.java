@@ -18,7 +18,7 @@ public final class Wire {
     /** The smallest valid length field: type, flags and stream id, with an empty payload. */
     public static final int MIN_LENGTH = HEADER_LENGTH - LENGTH_FIELD_LENGTH;
 
-    /** Default largest value of the length field a node accepts (--max-frame-size). */
+    /** Default largest value of the length field a node accepts (no flag yet: both nodes use it). */
     public static final int DEFAULT_MAX_FRAME_SIZE = 4 * 1024 * 1024;
 
     /**

@@ -75,7 +75,7 @@ class WireEnumsTest {
     void frameTooLargeCarriesItsNumbers() {
         FrameTooLargeException e = new FrameTooLargeException(8_388_608, 9_000_000);
         assertEquals(ErrorCode.FRAME_TOO_LARGE, e.code());
-        assertEquals("frame length: 9000000 (expected: <= 8388608); raise --max-frame-size", e.getMessage());
+        assertEquals("frame length: 9000000 (expected: <= 8388608); the peer sends larger frames than this node accepts: run the same ferry version on both nodes", e.getMessage());
     }
 
     @Test

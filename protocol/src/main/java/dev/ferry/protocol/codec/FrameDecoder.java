@@ -64,7 +64,7 @@ public class FrameDecoder extends ByteToMessageDecoder {
     public FrameDecoder(int maxFrameSize) {
         if (maxFrameSize < Wire.MIN_MAX_FRAME_SIZE) {
             throw new IllegalArgumentException("max frame size: " + maxFrameSize
-                    + " (expected: >= " + Wire.MIN_MAX_FRAME_SIZE + "); raise --max-frame-size");
+                    + " (expected: >= " + Wire.MIN_MAX_FRAME_SIZE + ")");
         }
         this.maxFrameSize = maxFrameSize;
         // IMAGE_DATA frames are up to 1 MiB: keep the socket reads as components instead of copying

@@ -19,7 +19,7 @@ public final class WireCodecs {
     /**
      * Adds the four codecs at the end of {@code p}.
      *
-     * @param maxFrameSize the largest frame length this node accepts (--max-frame-size)
+     * @param maxFrameSize the largest frame length this node accepts
      */
     public static void addTo(ChannelPipeline p, int maxFrameSize) {
         // Bytes in: frameDecoder cuts them into frames, messageDecoder turns frames into messages.

@@ -179,7 +179,7 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
         if (maxFrameSize < Wire.MIN_MAX_FRAME_SIZE) { // negative = u32 above 2^31-1
             throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, frame.type() + " max frame size: "
                     + Integer.toUnsignedString(maxFrameSize) + " (expected: " + Wire.MIN_MAX_FRAME_SIZE
-                    + " to " + Integer.MAX_VALUE + "); check the peer's --max-frame-size");
+                    + " to " + Integer.MAX_VALUE + "); check that both nodes run the same ferry version");
         }
         return maxFrameSize;
     }
