@@ -44,7 +44,7 @@ class StreamerConnectionFuzzTest {
         Files.deleteIfExists(dir);
     }
 
-    @FuzzTest
+    @FuzzTest(maxDuration = "10m")
     void readsOrRefusesAnyRequests(byte[] input) throws Exception {
         byte[] bytes = input.length > MAX_INPUT ? Arrays.copyOf(input, MAX_INPUT) : input;
         FdSocket criu = FdSocket.connect(listener.path());

@@ -29,7 +29,7 @@ class WireDecodingFuzzTest {
         EMBEDDED_CHANNEL_LOG.setLevel(Level.OFF);
     }
 
-    @FuzzTest
+    @FuzzTest(maxDuration = "10m")
     void decodesOrRefusesAnyBytes(byte[] input) {
         feed(input, input.length == 0 ? 1 : input.length);
         // Split by the first byte so that the fuzzer also controls where reads end.

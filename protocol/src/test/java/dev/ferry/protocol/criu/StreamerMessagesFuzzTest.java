@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class StreamerMessagesFuzzTest {
 
-    @FuzzTest
+    @FuzzTest(maxDuration = "10m")
     void decodesOrRefusesAnyRequest(byte[] input) {
         if (input.length < 4) {
             return;
