@@ -61,8 +61,8 @@ public enum FrameType {
         FrameType t = wire >= 0 && wire < BY_WIRE.length ? BY_WIRE[wire] : null;
         if (t == null) {
             throw new ProtocolException(ErrorCode.UNKNOWN_FRAME_TYPE, String.format(
-                    "frame type: 0x%02X (expected: 0x01 to 0x0A in protocol v%d); upgrade ferry on both nodes to the same version",
-                    wire, Wire.VERSION));
+                    "frame type: 0x%02X (expected: 0x01 to 0x%02X in protocol v%d); upgrade ferry on both nodes to the same version",
+                    wire, values()[values().length - 1].wire(), Wire.VERSION));
         }
         return t;
     }
