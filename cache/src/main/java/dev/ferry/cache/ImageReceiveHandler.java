@@ -246,6 +246,15 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
         ctx.fireChannelInactive();
     }
 
+    private static String describe(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c.getMessage() != null && !c.getMessage().isBlank()) {
+                return c.getClass().getSimpleName() + ": " + c.getMessage();
+            }
+        }
+        return t.getClass().getSimpleName();
+    }
+
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         Throwable root = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
@@ -253,7 +262,14 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
         if (pe.isPresent()) {
             fail(ctx, pe.get().code(), pe.get().getMessage());
         } else if (root instanceof java.io.IOException) {
-            LOG.fine(() -> "connection " + peer + ": " + root);
+            // a broken or tampered link (with TLS: a record that fails its MAC) loses the open snapshot
+            if (current != null) {
+                String snapshot = current.name().value();
+                LOG.warning(() -> "snapshot " + snapshot + ": connection " + peer + " failed before commit ("
+                        + describe(root) + "); dropped");
+            } else {
+                LOG.fine(() -> "connection " + peer + ": " + root);
+            }
             dropCurrent("I/O error");
             ctx.close();
         } else {

@@ -54,7 +54,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class CacheLink implements ImageSink, AutoCloseable {
 
-    private static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(8 << 20, 16 << 20);
+    /** Small on purpose: the kernel's socket buffers already hold several MiB; more only delays failures. */
+    private static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(2 << 20, 4 << 20);
 
     private final String target;
     private final Channel channel;
@@ -245,9 +246,20 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         channel.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
                 fail(new CacheLinkException("sending to the image-cache at " + target + " failed: "
-                        + f.cause().getMessage(), f.cause()));
+                        + describe(f.cause()), f.cause()));
             }
         });
+    }
+
+    /** The first message in the cause chain, with its type: a reset or a TLS failure, never "null". */
+    static String describe(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c.getMessage() != null && !c.getMessage().isBlank()) {
+                String what = c instanceof javax.net.ssl.SSLException ? "TLS failed: " : "";
+                return what + c.getMessage();
+            }
+        }
+        return t.getClass().getSimpleName() + " (the connection was closed or reset)";
     }
 
     private void awaitWritable() throws IOException {

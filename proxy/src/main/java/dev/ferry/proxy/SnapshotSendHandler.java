@@ -53,7 +53,7 @@ final class SnapshotSendHandler extends SimpleChannelInboundHandler<WireMessage>
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         Throwable root = dev.ferry.protocol.ProtocolException.findIn(cause).map(Throwable.class::cast).orElse(cause);
-        link.fail(new CacheLinkException("connection to the image-cache at " + link.target() + " failed: " + root.getMessage(), root));
+        link.fail(new CacheLinkException("connection to the image-cache at " + link.target() + " failed: " + CacheLink.describe(root), root));
         ctx.close();
     }
 }

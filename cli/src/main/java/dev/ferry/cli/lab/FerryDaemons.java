@@ -20,7 +20,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The link between them is mutual TLS, with a PKI made by the jar itself in {@code BASE/pki}
  * ({@code ferry certs init}, {@code certs issue target --san <target IP>}, {@code certs issue source});
- * the cache lets in only {@code source} ({@code --tls-allow}).
+ * the cache lets in only {@code source} ({@code --tls-allow}). Tests may instead run the pair on plain
+ * TCP ({@link #insecure(boolean)}), point the proxy elsewhere ({@link #proxyTarget(String, int)}, e.g. a
+ * relay) and add names to the cache's certificate ({@link #addCacheSan(String)}).
  *
  * <p>Owns both processes; {@link #close()} stops them in reverse order of start. Not thread-safe.
  */
@@ -43,6 +45,10 @@ public final class FerryDaemons implements AutoCloseable {
     private final Path pki;
     private final int port;
     private final List<String> jvmOptions;
+    private final List<String> extraCacheSans = new ArrayList<>();
+    private boolean insecure;
+    private String proxyAddress;
+    private int proxyPort;
     private Process cache;
     private Process proxy;
 
@@ -73,7 +79,13 @@ public final class FerryDaemons implements AutoCloseable {
             return;
         }
         certs(List.of("certs", "init", pki.toString()));
-        certs(List.of("certs", "issue", "target", "--dir", pki.toString(), "--san", lab.targetIp()));
+        List<String> issueTarget = new ArrayList<>(List.of("certs", "issue", "target", "--dir", pki.toString(), "--san",
+                lab.targetIp()));
+        for (String san : extraCacheSans) {
+            issueTarget.add("--san");
+            issueTarget.add(san);
+        }
+        certs(issueTarget);
         certs(List.of("certs", "issue", "source", "--dir", pki.toString()));
     }
 
@@ -95,7 +107,41 @@ public final class FerryDaemons implements AutoCloseable {
         }
     }
 
+    /**
+     * Adds subject alternative names to the cache's certificate besides the target's IP (e.g. the
+     * address of a relay the proxy dials instead). Only before the PKI is made (the first start).
+     */
+    public FerryDaemons addCacheSan(String san) {
+        if (Files.exists(pki.resolve("target.pem"))) {
+            throw new IllegalStateException("the lab's PKI already exists in " + pki + "; add SANs before the first start");
+        }
+        extraCacheSans.add(san);
+        return this;
+    }
+
+    /**
+     * Plain TCP with {@code --insecure} on both daemons instead of mutual TLS (no PKI, no
+     * {@code --tls-allow}). Takes effect at the next start of each daemon. Default: false (TLS).
+     */
+    public FerryDaemons insecure(boolean insecure) {
+        this.insecure = insecure;
+        return this;
+    }
+
+    /**
+     * Points the proxy at {@code address:port} instead of the cache's own address and port (e.g. a relay
+     * in the source node); null restores the default. Takes effect at the next start of the proxy.
+     */
+    public FerryDaemons proxyTarget(String address, int port) {
+        this.proxyAddress = address;
+        this.proxyPort = port;
+        return this;
+    }
+
     private List<String> tlsOptions(String node) {
+        if (insecure) {
+            return List.of("--insecure");
+        }
         return List.of("--tls-cert", pki.resolve(node + ".pem").toString(), "--tls-key", pki.resolve(node + "-key.pem").toString(),
                 "--tls-ca", pki.resolve("ca.pem").toString());
     }
@@ -118,10 +164,15 @@ public final class FerryDaemons implements AutoCloseable {
         if (cache != null && cache.isAlive()) {
             throw new IllegalStateException("image-cache already running (pid " + cache.pid() + ")");
         }
-        ensurePki();
-        cache = startDaemon("image-cache", lab.targetNs(), targetRunDir, cacheOut(), cacheLog(), concat(
-                List.of("image-cache", "--port", Integer.toString(port), "--listen", lab.targetIp(),
-                        "--run-dir", targetRunDir.toString(), "--criu", criu.toString(), "--tls-allow", "source"),
+        if (!insecure) {
+            ensurePki();
+        }
+        List<String> args = new ArrayList<>(List.of("image-cache", "--port", Integer.toString(port), "--listen",
+                lab.targetIp(), "--run-dir", targetRunDir.toString(), "--criu", criu.toString()));
+        if (!insecure) {
+            args.addAll(List.of("--tls-allow", "source"));
+        }
+        cache = startDaemon("image-cache", lab.targetNs(), targetRunDir, cacheOut(), cacheLog(), concat(args,
                 tlsOptions("target")));
     }
 
@@ -130,9 +181,13 @@ public final class FerryDaemons implements AutoCloseable {
         if (proxy != null && proxy.isAlive()) {
             throw new IllegalStateException("image-proxy already running (pid " + proxy.pid() + ")");
         }
-        ensurePki();
+        if (!insecure) {
+            ensurePki();
+        }
+        String address = proxyAddress != null ? proxyAddress : lab.targetIp();
+        int dialPort = proxyAddress != null ? proxyPort : port;
         proxy = startDaemon("image-proxy", lab.sourceNs(), sourceRunDir, proxyOut(), proxyLog(), concat(
-                List.of("image-proxy", "--address", lab.targetIp(), "--port", Integer.toString(port),
+                List.of("image-proxy", "--address", address, "--port", Integer.toString(dialPort),
                         "--run-dir", sourceRunDir.toString(), "--criu", criu.toString()),
                 tlsOptions("source")));
     }
