@@ -1,6 +1,7 @@
 package dev.ferry.cache;
 
 import dev.ferry.criu.Criu;
+import dev.ferry.protocol.control.ControlAccess;
 import dev.ferry.protocol.tls.TlsSettings;
 
 import java.net.InetSocketAddress;
@@ -19,9 +20,10 @@ import java.util.Objects;
  * @param restoreTimeout how long one {@code criu restore} may run before it is killed
  * @param tls         mutual TLS for proxy connections, or null for plain TCP
  * @param limits      what the cache accepts from its peers
+ * @param controlGroup group whose members may use the control socket besides root, or null for root only
  */
 public record CacheConfig(InetSocketAddress listen, Path runDir, Criu criu, long maxMemory, String node,
-                          Duration restoreTimeout, TlsSettings tls, CacheLimits limits) {
+                          Duration restoreTimeout, TlsSettings tls, CacheLimits limits, String controlGroup) {
 
     public static final String CONTROL_SOCKET = "cache.sock";
     public static final Duration DEFAULT_RESTORE_TIMEOUT = Duration.ofMinutes(10);
@@ -36,6 +38,19 @@ public record CacheConfig(InetSocketAddress listen, Path runDir, Criu criu, long
         if (maxMemory <= 0) {
             throw new IllegalArgumentException("--max-memory: " + maxMemory + " (expected: > 0 bytes)");
         }
+        controlGroup = controlGroup == null || controlGroup.isBlank() ? null : controlGroup;
+        ControlAccess.forGroup(controlGroup); // an unknown group is refused here, before anything starts
+    }
+
+    /** A cache whose control socket takes root callers only. */
+    public CacheConfig(InetSocketAddress listen, Path runDir, Criu criu, long maxMemory, String node,
+                       Duration restoreTimeout, TlsSettings tls, CacheLimits limits) {
+        this(listen, runDir, criu, maxMemory, node, restoreTimeout, tls, limits, null);
+    }
+
+    /** Who may use the control socket. */
+    public ControlAccess controlAccess() {
+        return ControlAccess.forGroup(controlGroup);
     }
 
     /** Half of the machine's physical memory: a safe default share for images. */

@@ -86,15 +86,15 @@ public final class ImageCache implements AutoCloseable {
             Files.createDirectories(work);
             NativeWarmup.run(work);
             RestoreEngine engine = new RestoreEngine(config.criu(), work);
-            control = ControlServer.start(config.runDir(), CacheConfig.CONTROL_SOCKET, "cache",
-                    new RestoreService(store, engine, config.restoreTimeout()));
+            control = ControlServer.start(config.runDir(), CacheConfig.CONTROL_SOCKET, "cache", config.controlAccess(),
+                    new CacheControl(store, new RestoreService(store, engine, config.restoreTimeout()), new VerifyService(store)));
         } catch (IOException | RuntimeException e) {
             server.close().syncUninterruptibly();
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             throw e;
         }
         LOG.info(() -> "image-cache " + config.node() + ": listening on " + server.localAddress() + ", control socket "
-                + control.socket() + ", " + (tls == null ? "plain TCP" : "mutual TLS") + ", max memory "
+                + control.socket() + " (" + control.access().describe() + "), " + (tls == null ? "plain TCP" : "mutual TLS") + ", max memory "
                 + config.maxMemory() + " bytes, CRIU " + config.criu().version());
         return new ImageCache(config, store, group, server, control);
     }

@@ -111,6 +111,44 @@ final class MemoryImage implements StoredImage {
         }
     }
 
+    /**
+     * Recomputes the CRC32C over the bytes held now (not the one computed on arrival); only reads, and
+     * excludes {@link #release()} while it runs. Throws IllegalStateException if the image was released.
+     */
+    synchronized int recomputeCrc32c() {
+        if (released) {
+            throw new IllegalStateException("image " + name + " was released");
+        }
+        CRC32C c = new CRC32C();
+        for (ByteBuf chunk : chunks) {
+            c.update(chunk.nioBuffer(0, chunk.writerIndex()));
+        }
+        return (int) c.getValue();
+    }
+
+    /** The number of bytes held now, counted over the chunks. */
+    synchronized long heldBytes() {
+        long n = 0;
+        for (ByteBuf chunk : chunks) {
+            n += chunk.writerIndex();
+        }
+        return n;
+    }
+
+    /** Test hook: flips the bits of the byte at {@code offset}, as memory corruption would. */
+    synchronized void corruptForTest(long offset) {
+        long at = offset;
+        for (ByteBuf chunk : chunks) {
+            if (at < chunk.writerIndex()) {
+                int i = (int) at;
+                chunk.setByte(i, ~chunk.getByte(i));
+                return;
+            }
+            at -= chunk.writerIndex();
+        }
+        throw new IndexOutOfBoundsException("offset " + offset + " of image " + name + " (size " + size + ")");
+    }
+
     /** Frees the chunks and gives their bytes back to the budget. Idempotent. */
     synchronized void release() {
         if (released) {

@@ -25,7 +25,6 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Logger;
-import java.util.stream.Collectors;
 
 /**
  * Answers {@code ferry restore --remote} requests from the control socket: finds the committed snapshot,
@@ -62,10 +61,7 @@ final class RestoreService implements ControlServer.Handler {
         SnapshotName name = SnapshotName.of(r.getSnapshot());
         Optional<StoredSnapshot> found = store.committed(name);
         if (found.isEmpty()) {
-            String held = store.list().stream().map(s -> s.name() + " (" + s.state() + ")").collect(Collectors.joining(", "));
-            session.result(Results.failure(ExitCode.NOT_FOUND, "no committed snapshot " + name + " in this image-cache"
-                    + " (holds: " + (held.isEmpty() ? "nothing" : held) + "); dump it first with 'ferry dump -D "
-                    + name + " --remote' on the source node"));
+            session.result(VerifyService.notFound(store, name));
             return;
         }
         StoredSnapshot snapshot = found.get();

@@ -33,6 +33,7 @@ public final class StoredSnapshot implements ImageSource {
     private final Instant created = Instant.now();
     private final Map<ImageName, MemoryImage> images = new ConcurrentHashMap<>();
     private volatile State state = State.RECEIVING;
+    private volatile List<ImageDigest> manifest = List.of();
 
     StoredSnapshot(SnapshotName name, String source) {
         this.name = name;
@@ -116,6 +117,69 @@ public final class StoredSnapshot implements ImageSource {
             throw new ProtocolException(ErrorCode.MANIFEST_MISMATCH,
                     "snapshot " + name + " holds " + extra + ", which the manifest does not list (expected: every image sent)");
         }
+        this.manifest = List.copyOf(manifest);
+    }
+
+    /** The manifest verified at commit (in the sender's order); empty before the commit. */
+    public List<ImageDigest> manifest() {
+        return manifest;
+    }
+
+    /** What {@link #verifyHeld()} found: the images and bytes checked, and the first problem or null. */
+    public record HeldCheck(int images, long bytes, String problem) {
+        public boolean ok() {
+            return problem == null;
+        }
+    }
+
+    /**
+     * Re-checks the memory the cache holds against the manifest verified at commit: for every image, in
+     * manifest order, the size and a CRC32C recomputed over the held bytes. Stops at the first mismatch.
+     * Only reads; safe while the snapshot is being restored.
+     */
+    public HeldCheck verifyHeld() {
+        List<ImageDigest> m = manifest;
+        if (state == State.RECEIVING) {
+            return new HeldCheck(0, 0, "snapshot " + name + " is still being received (expected: committed)");
+        }
+        int checked = 0;
+        long bytes = 0;
+        for (ImageDigest d : m) {
+            MemoryImage image = images.get(d.name());
+            if (image == null) {
+                return new HeldCheck(checked, bytes, "image " + d.name() + " of " + name
+                        + " is listed in the manifest but no longer held");
+            }
+            long held;
+            int crc;
+            try {
+                held = image.heldBytes();
+                crc = image.recomputeCrc32c();
+            } catch (IllegalStateException e) {
+                return new HeldCheck(checked, bytes, "snapshot " + name + " was dropped during the check");
+            }
+            if (held != d.size() || crc != d.crc32c()) {
+                return new HeldCheck(checked, bytes, String.format(
+                        "image %s of %s: size %d crc32c %08x held (expected: size %d crc32c %08x from the manifest verified at commit)",
+                        d.name(), name, held, crc, d.size(), d.crc32c()));
+            }
+            checked++;
+            bytes += held;
+        }
+        if (m.size() != images.size()) {
+            return new HeldCheck(checked, bytes, "snapshot " + name + " holds " + images.size()
+                    + " images, the manifest lists " + m.size());
+        }
+        return new HeldCheck(checked, bytes, null);
+    }
+
+    /** Test hook: flips the byte at {@code offset} of image {@code image}, as memory corruption would. */
+    void corruptForTest(ImageName image, long offset) {
+        MemoryImage held = images.get(image);
+        if (held == null) {
+            throw new IllegalArgumentException("no image " + image + " in " + name);
+        }
+        held.corruptForTest(offset);
     }
 
     @Override

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "ferry", mixinStandardHelpOptions = true, versionProvider = FerryVersion.class,
         description = {"Live migration of Linux process trees with CRIU; images are streamed, never written to disk."},
         subcommands = {ImageCacheCommand.class, ImageProxyCommand.class, DumpCommand.class, RestoreCommand.class,
-                CheckCommand.class, CertsCommand.class, DemoCommand.class},
+                ImagesCommand.class, CheckCommand.class, CertsCommand.class, DemoCommand.class},
         footerHeading = "%nExit codes:%n",
         footer = {"  0 success, 1 internal error, 2 usage, 3 CRIU missing, 4 CRIU failed, 5 local daemon unreachable,",
                 "  6 image-cache unreachable, 7 refused, 8 integrity, 9 not found, 10 permission, 11 timeout",
@@ -17,7 +17,7 @@ public final class FerryCommand implements Runnable {
     @Override
     public void run() {
         throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                "missing subcommand (expected: one of image-cache, image-proxy, dump, restore, check, certs, demo)");
+                "missing subcommand (expected: one of image-cache, image-proxy, dump, restore, images, check, certs, demo)");
     }
 
     static int exit(ExitCode code) {

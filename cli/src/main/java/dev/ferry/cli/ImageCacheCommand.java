@@ -6,6 +6,7 @@ import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuNotFoundException;
 import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.Wire;
+import dev.ferry.protocol.control.ControlAccess;
 import dev.ferry.protocol.tls.TlsSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -40,6 +41,11 @@ public final class ImageCacheCommand implements Callable<Integer> {
     @Option(names = "--insecure", description = "Allow plain TCP (no TLS) on a non-loopback --listen address; see docs/security.md.")
     boolean insecure;
 
+    @Option(names = "--control-group", paramLabel = "GROUP",
+            description = "Also accept control-socket callers of this group (primary group or listed in /etc/group);"
+                    + " the run dir becomes 0750 and the socket 0660, both of GROUP (default: root only).")
+    String controlGroup;
+
     @Mixin
     RunDirOption runDir;
 
@@ -71,6 +77,12 @@ public final class ImageCacheCommand implements Callable<Integer> {
             err.println("ferry image-cache: " + refusal);
             return ExitCode.USAGE.code();
         }
+        try {
+            ControlAccess.forGroup(controlGroup);
+        } catch (IllegalArgumentException e) {
+            err.println("ferry image-cache: " + e.getMessage());
+            return ExitCode.USAGE.code();
+        }
         Criu criu;
         try {
             criu = criuOption.locate();
@@ -83,7 +95,7 @@ public final class ImageCacheCommand implements Callable<Integer> {
             long max = maxMemory == null ? CacheConfig.defaultMaxMemory() : Bytes.parse(maxMemory);
             config = new CacheConfig(new InetSocketAddress(listen, port), runDir.resolve(), criu, max,
                     node == null ? DaemonRunner.hostname() : node, CacheConfig.DEFAULT_RESTORE_TIMEOUT,
-                    tls, limitOptions.limits());
+                    tls, limitOptions.limits(), controlGroup);
         } catch (IllegalArgumentException e) {
             err.println("ferry image-cache: " + e.getMessage());
             return ExitCode.USAGE.code();

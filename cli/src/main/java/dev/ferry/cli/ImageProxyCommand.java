@@ -4,6 +4,7 @@ import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuNotFoundException;
 import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.Wire;
+import dev.ferry.protocol.control.ControlAccess;
 import dev.ferry.protocol.tls.TlsSettings;
 import dev.ferry.proxy.ImageProxy;
 import dev.ferry.proxy.ProxyConfig;
@@ -41,6 +42,11 @@ public final class ImageProxyCommand implements Callable<Integer> {
     @Option(names = "--insecure", description = "Allow plain TCP (no TLS) to a non-loopback --address; see docs/security.md.")
     boolean insecure;
 
+    @Option(names = "--control-group", paramLabel = "GROUP",
+            description = "Also accept control-socket callers of this group (primary group or listed in /etc/group);"
+                    + " the run dir becomes 0750 and the socket 0660, both of GROUP (default: root only).")
+    String controlGroup;
+
     @Mixin
     RunDirOption runDir;
 
@@ -65,6 +71,12 @@ public final class ImageProxyCommand implements Callable<Integer> {
             err.println("ferry image-proxy: " + refusal);
             return ExitCode.USAGE.code();
         }
+        try {
+            ControlAccess.forGroup(controlGroup);
+        } catch (IllegalArgumentException e) {
+            err.println("ferry image-proxy: " + e.getMessage());
+            return ExitCode.USAGE.code();
+        }
         Criu criu;
         try {
             criu = criuOption.locate();
@@ -79,7 +91,7 @@ public final class ImageProxyCommand implements Callable<Integer> {
             }
             config = new ProxyConfig(address, port, runDir.resolve(), criu, node == null ? DaemonRunner.hostname() : node,
                     ProxyConfig.DEFAULT_CONNECT_TIMEOUT, Duration.ofSeconds(commitTimeoutSeconds), ProxyConfig.DEFAULT_DUMP_TIMEOUT,
-                    tls);
+                    tls, controlGroup);
         } catch (IllegalArgumentException e) {
             err.println("ferry image-proxy: " + e.getMessage());
             return ExitCode.USAGE.code();

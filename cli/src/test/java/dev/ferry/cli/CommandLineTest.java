@@ -67,4 +67,23 @@ class CommandLineTest {
         assertTrue(err.toString().contains("/nonexistent/criu"), err.toString());
         assertTrue(err.toString().contains("install-criu"), err.toString());
     }
+
+    @Test
+    void unknownControlGroupIsUsageErrorForBothDaemons() {
+        assertEquals(ExitCode.USAGE.code(), run("image-cache", "--port", "0", "--run-dir", dir.toString(),
+                "--control-group", "no-such-group-ferry"));
+        assertTrue(err.toString().contains("--control-group"), err.toString());
+        assertTrue(err.toString().contains("no-such-group-ferry"), err.toString());
+        err.getBuffer().setLength(0);
+        assertEquals(ExitCode.USAGE.code(), run("image-proxy", "--address", "127.0.0.1", "--port", "1",
+                "--run-dir", dir.toString(), "--control-group", "no-such-group-ferry"));
+        assertTrue(err.toString().contains("no-such-group-ferry"), err.toString());
+    }
+
+    @Test
+    void imagesVerifyWithoutCacheSaysWhatToStart() {
+        assertEquals(ExitCode.DAEMON_UNREACHABLE.code(), run("images", "verify", "web1", "--run-dir", dir.toString()));
+        assertTrue(err.toString().contains(dir.resolve("cache.sock").toString()), err.toString());
+        assertTrue(err.toString().contains("ferry image-cache"), err.toString());
+    }
 }

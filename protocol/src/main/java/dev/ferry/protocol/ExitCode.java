@@ -15,7 +15,7 @@ public enum ExitCode {
     REFUSED(7, "the peer refused the request (bad name, snapshot exists, limit reached, ...)"),
     INTEGRITY(8, "the snapshot failed verification (size or CRC32C mismatch)"),
     NOT_FOUND(9, "no committed snapshot of that name"),
-    PERMISSION(10, "not allowed: the daemons and their control sockets are root only"),
+    PERMISSION(10, "not allowed: the control sockets take root, and members of the daemon's --control-group"),
     TIMEOUT(11, "a peer did not answer in time");
 
     private final int code;

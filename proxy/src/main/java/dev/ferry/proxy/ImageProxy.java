@@ -58,14 +58,15 @@ public final class ImageProxy implements AutoCloseable {
             Files.createDirectories(work);
             NativeWarmup.run(work);
             DumpEngine engine = new DumpEngine(config.criu(), work);
-            control = ControlServer.start(config.runDir(), ProxyConfig.CONTROL_SOCKET, "proxy",
+            control = ControlServer.start(config.runDir(), ProxyConfig.CONTROL_SOCKET, "proxy", config.controlAccess(),
                     new DumpService(config, engine, group, channelClass, tls));
         } catch (IOException | RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             throw e;
         }
         ImageProxy proxy = new ImageProxy(config, group, control, tls);
-        LOG.info(() -> "image-proxy " + config.node() + ": control socket " + control.socket() + ", image-cache "
+        LOG.info(() -> "image-proxy " + config.node() + ": control socket " + control.socket() + " ("
+                + control.access().describe() + "), image-cache "
                 + config.cacheHost() + ":" + config.cachePort() + (tls == null ? " (plain TCP)" : " (mutual TLS)") + ", CRIU " + config.criu().version());
         proxy.probe(channelClass);
         return proxy;

@@ -1,6 +1,7 @@
 package dev.ferry.proxy;
 
 import dev.ferry.criu.Criu;
+import dev.ferry.protocol.control.ControlAccess;
 import dev.ferry.protocol.tls.TlsSettings;
 
 import java.nio.file.Path;
@@ -19,9 +20,11 @@ import java.util.Objects;
  * @param commitTimeout  how long the post-dump barrier waits for the cache to acknowledge a snapshot
  * @param dumpTimeout    how long one {@code criu dump} may run before it is killed (the source resumes)
  * @param tls            mutual TLS towards the cache, or null for plain TCP
+ * @param controlGroup   group whose members may use the control socket besides root, or null for root only
  */
 public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
-                          Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls) {
+                          Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls,
+                          String controlGroup) {
 
     public static final String CONTROL_SOCKET = "proxy.sock";
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
@@ -39,5 +42,18 @@ public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu cri
         if (cacheHost.isBlank()) {
             throw new IllegalArgumentException("--address: empty (expected: the image-cache's host name or IP)");
         }
+        controlGroup = controlGroup == null || controlGroup.isBlank() ? null : controlGroup;
+        ControlAccess.forGroup(controlGroup); // an unknown group is refused here, before anything starts
+    }
+
+    /** A proxy whose control socket takes root callers only. */
+    public ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
+                       Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls) {
+        this(cacheHost, cachePort, runDir, criu, node, connectTimeout, commitTimeout, dumpTimeout, tls, null);
+    }
+
+    /** Who may use the control socket. */
+    public ControlAccess controlAccess() {
+        return ControlAccess.forGroup(controlGroup);
     }
 }

@@ -8,14 +8,35 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.util.function.Consumer;
 
 /** The CLI's side of a control socket: one request, its progress events, its result. */
 public final class ControlClient {
 
+    private static final String REMEDY = "run ferry as root, or start the daemon with --control-group GROUP"
+            + " and add the user to GROUP (docs/security.md, Control sockets)";
+
     private ControlClient() {
+    }
+
+    /** What to do about a refused socket; names the run dir's group when the daemon has a control group. */
+    private static String remedy(Path socket) {
+        try {
+            Path runDir = socket.toAbsolutePath().getParent();
+            String group = Files.readAttributes(runDir, PosixFileAttributes.class).group().getName();
+            if (!"root".equals(group)) {
+                return "run ferry as root, or join group " + group + " (the group of " + runDir
+                        + "): usermod -aG " + group + " " + System.getProperty("user.name") + ", then log in again";
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // fall back to the general advice
+        }
+        return REMEDY;
     }
 
     /**
@@ -24,7 +45,13 @@ public final class ControlClient {
      * result whose message names the socket and the daemon that should be there.
      */
     public static Result call(Path socket, String daemon, Request request, Consumer<Progress> onProgress) {
-        if (!Files.exists(socket)) {
+        try {
+            Files.readAttributes(socket, BasicFileAttributes.class);
+        } catch (AccessDeniedException e) {
+            return Results.failure(ExitCode.PERMISSION, "cannot reach the " + daemon + " control socket at " + socket
+                    + ": permission denied for user " + System.getProperty("user.name") + " (expected: root, or a member"
+                    + " of the daemon's --control-group); " + remedy(socket));
+        } catch (IOException e) {
             return Results.failure(ExitCode.DAEMON_UNREACHABLE, "no " + daemon + " control socket at " + socket
                     + " (expected: a running 'ferry " + daemon + " --run-dir " + socket.getParent()
                     + "'); start it, or point --run-dir / FERRY_RUN_DIR at its run dir");
@@ -49,7 +76,8 @@ public final class ControlClient {
             String m = e.getMessage();
             ExitCode code = m != null && m.contains("Permission denied") ? ExitCode.PERMISSION : ExitCode.DAEMON_UNREACHABLE;
             return Results.failure(code, "cannot talk to the " + daemon + " at " + socket + ": " + m
-                    + (code == ExitCode.PERMISSION ? " (expected: run as root)" : " (is it running?)"));
+                    + (code == ExitCode.PERMISSION ? " for user " + System.getProperty("user.name")
+                    + " (expected: root, or a member of the daemon's --control-group); " + remedy(socket) : " (is it running?)"));
         }
     }
 }

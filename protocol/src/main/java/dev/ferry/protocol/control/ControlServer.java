@@ -24,8 +24,10 @@ import java.util.logging.Logger;
 
 /**
  * A daemon's local control socket: a unix stream socket, mode 0600 in a 0700 run dir, accepting only
- * root callers (checked with SO_PEERCRED). Each connection carries one {@link Request}, answered with
- * zero or more progress events and one result (framing: {@link ControlFraming}).
+ * root callers (checked with SO_PEERCRED). With a control group ({@link ControlAccess#forGroup}) the
+ * socket is 0660 in a 0750 run dir, both of that group, and members of the group are accepted too.
+ * Each connection carries one {@link Request}, answered with zero or more progress events and one
+ * result (framing: {@link ControlFraming}).
  *
  * <p>Owns the listening socket, its accept thread and one thread per connection; {@link #close()} stops
  * accepting, removes the socket file and waits briefly for running requests' threads.
@@ -43,12 +45,14 @@ public final class ControlServer implements AutoCloseable {
     private final Path socket;
     private final ServerSocketChannel server;
     private final Handler handler;
+    private final ControlAccess access;
     private final ExecutorService workers;
     private final Thread acceptor;
     private volatile boolean closed;
 
-    private ControlServer(Path socket, ServerSocketChannel server, Handler handler, String name) {
+    private ControlServer(Path socket, ServerSocketChannel server, Handler handler, String name, ControlAccess access) {
         this.socket = socket;
+        this.access = access;
         this.server = server;
         this.handler = handler;
         AtomicInteger n = new AtomicInteger();
@@ -61,24 +65,55 @@ public final class ControlServer implements AutoCloseable {
         this.acceptor.setDaemon(true);
     }
 
-    /** Creates the run dir (0700) if needed, binds {@code runDir/fileName} (0600) and starts accepting. */
+    /** Creates the run dir (0700) if needed, binds {@code runDir/fileName} (0600) and starts accepting; root only. */
     public static ControlServer start(Path runDir, String fileName, String name, Handler handler) throws IOException {
+        return start(runDir, fileName, name, ControlAccess.rootOnly(), handler);
+    }
+
+    /**
+     * Creates the run dir if needed and binds {@code runDir/fileName}: run dir 0700 and socket 0600 for
+     * {@link ControlAccess#rootOnly()}; run dir 0750 and socket 0660, both of the control group, otherwise.
+     * Then starts accepting the callers {@code access} allows.
+     */
+    public static ControlServer start(Path runDir, String fileName, String name, ControlAccess access, Handler handler)
+            throws IOException {
+        boolean grouped = access.group() != null;
         Files.createDirectories(runDir);
-        Files.setPosixFilePermissions(runDir, PosixFilePermissions.fromString("rwx------"));
+        Files.setPosixFilePermissions(runDir, PosixFilePermissions.fromString(grouped ? "rwxr-x---" : "rwx------"));
+        if (grouped) {
+            setGroup(runDir, access);
+        }
         Path socket = runDir.resolve(fileName);
         Files.deleteIfExists(socket);
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
             server.bind(UnixDomainSocketAddress.of(socket));
-            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+            Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString(grouped ? "rw-rw----" : "rw-------"));
+            if (grouped) {
+                setGroup(socket, access);
+            }
         } catch (IOException e) {
             server.close();
             throw new IOException("control socket " + socket + ": " + e.getMessage()
                     + " (expected: a writable --run-dir; is another daemon using it?)", e);
         }
-        ControlServer s = new ControlServer(socket, server, handler, name);
+        ControlServer s = new ControlServer(socket, server, handler, name, access);
         s.acceptor.start();
         return s;
+    }
+
+    private static void setGroup(Path path, ControlAccess access) throws IOException {
+        try {
+            Files.setAttribute(path, "posix:group", access.groupPrincipal());
+        } catch (IOException e) {
+            throw new IOException("--control-group " + access.group() + ": cannot give " + path + " to the group: " + e
+                    + " (expected: the daemon runs as root)", e);
+        }
+    }
+
+    /** Who this socket accepts. */
+    public ControlAccess access() {
+        return access;
     }
 
     public Path socket() {
@@ -112,10 +147,14 @@ public final class ControlServer implements AutoCloseable {
             OutputStream out = Channels.newOutputStream(ch);
             ControlSession session = new ControlSession(out);
             UnixDomainPrincipal who = ch.getOption(ExtendedSocketOptions.SO_PEERCRED);
-            if (!"root".equals(who.user().getName())) {
-                LOG.warning(() -> "control socket " + socket + ": refused caller user=" + who.user().getName());
+            String user = who.user().getName();
+            String group = who.group().getName();
+            if (!access.allows(user, group)) {
+                LOG.warning(() -> "control socket " + socket + ": refused caller user=" + user + " group=" + group
+                        + " (allowed: " + access.describe() + ")");
                 session.result(Results.failure(dev.ferry.protocol.ExitCode.PERMISSION, "control socket " + socket
-                        + ": caller is user " + who.user().getName() + " (expected: root); run ferry as root"));
+                        + " refused user " + user + " (group " + group + "; expected: " + access.describe() + "); "
+                        + access.remedy(user)));
                 return;
             }
             Request request;

@@ -1,0 +1,50 @@
+package dev.ferry.cli;
+
+import dev.ferry.cache.CacheConfig;
+import dev.ferry.protocol.ExitCode;
+import dev.ferry.protocol.control.ControlClient;
+import dev.ferry.protocol.control.Request;
+import dev.ferry.protocol.control.Result;
+import dev.ferry.protocol.control.VerifyRequest;
+import dev.ferry.protocol.image.SnapshotName;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.util.concurrent.Callable;
+
+/**
+ * {@code ferry images verify NAME}: asks the local image-cache to recompute every image's size and CRC32C
+ * over the memory it holds and compare them with the manifest verified at commit.
+ */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = {"Re-check snapshot NAME in the local image-cache: every image's size and CRC32C, recomputed"
+                + " over the memory the cache holds, against the manifest verified at commit.",
+                "Exit 0 if all match, 8 (integrity) naming the first bad image, 9 if the cache does not hold NAME."})
+public final class ImagesVerifyCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "NAME", description = "Snapshot name in the image-cache.")
+    String snapshot;
+
+    @Mixin
+    RunDirOption runDir;
+
+    @Override
+    public Integer call() {
+        String problem = SnapshotName.problem(snapshot);
+        if (problem != null) {
+            spec.commandLine().getErr().println("ferry images verify: NAME: " + problem);
+            return ExitCode.USAGE.code();
+        }
+        Request request = Request.newBuilder().setVerify(VerifyRequest.newBuilder().setSnapshot(snapshot)).build();
+        ClientOutput output = new ClientOutput(spec.commandLine().getOut(), spec.commandLine().getErr(), "ferry images verify");
+        Result result = ControlClient.call(runDir.resolve().resolve(CacheConfig.CONTROL_SOCKET), "image-cache", request,
+                output::progress);
+        return output.result(result);
+    }
+}
