@@ -3,10 +3,8 @@ package dev.ferry.cli;
 import dev.ferry.cache.CacheConfig;
 import dev.ferry.cache.ImageCache;
 import dev.ferry.criu.Criu;
-import dev.ferry.criu.CriuNotFoundException;
 import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.Wire;
-import dev.ferry.protocol.control.ControlAccess;
 import dev.ferry.protocol.tls.TlsSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -65,31 +63,15 @@ public final class ImageCacheCommand implements Callable<Integer> {
             err.println("ferry image-cache: --port: " + port + " (expected: 0..65535)");
             return ExitCode.USAGE.code();
         }
-        TlsSettings tls;
+        DaemonPreflight.Checked checked;
         try {
-            tls = tlsOptions.settings();
-        } catch (IllegalArgumentException e) {
-            err.println("ferry image-cache: " + e.getMessage());
-            return ExitCode.USAGE.code();
+            checked = DaemonPreflight.run("image-cache", "listen on", listen, insecure, tlsOptions, controlGroup, criuOption);
+        } catch (DaemonPreflight.Refusal r) {
+            err.println("ferry image-cache: " + r.getMessage());
+            return r.code.code();
         }
-        String refusal = PlainLinkPolicy.refusal("image-cache", "listen on", listen, tls != null, insecure);
-        if (refusal != null) {
-            err.println("ferry image-cache: " + refusal);
-            return ExitCode.USAGE.code();
-        }
-        try {
-            ControlAccess.forGroup(controlGroup);
-        } catch (IllegalArgumentException e) {
-            err.println("ferry image-cache: " + e.getMessage());
-            return ExitCode.USAGE.code();
-        }
-        Criu criu;
-        try {
-            criu = criuOption.locate();
-        } catch (CriuNotFoundException e) {
-            err.println("ferry image-cache: " + e.getMessage());
-            return ExitCode.CRIU_MISSING.code();
-        }
+        Criu criu = checked.criu();
+        TlsSettings tls = checked.tls();
         CacheConfig config;
         try {
             long max = maxMemory == null ? CacheConfig.defaultMaxMemory() : Bytes.parse(maxMemory);

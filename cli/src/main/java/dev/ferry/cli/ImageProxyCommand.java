@@ -1,10 +1,8 @@
 package dev.ferry.cli;
 
 import dev.ferry.criu.Criu;
-import dev.ferry.criu.CriuNotFoundException;
 import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.Wire;
-import dev.ferry.protocol.control.ControlAccess;
 import dev.ferry.protocol.tls.TlsSettings;
 import dev.ferry.proxy.ImageProxy;
 import dev.ferry.proxy.ProxyConfig;
@@ -59,31 +57,15 @@ public final class ImageProxyCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         var err = spec.commandLine().getErr();
-        TlsSettings tls;
+        DaemonPreflight.Checked checked;
         try {
-            tls = tlsOptions.settings();
-        } catch (IllegalArgumentException e) {
-            err.println("ferry image-proxy: " + e.getMessage());
-            return ExitCode.USAGE.code();
+            checked = DaemonPreflight.run("image-proxy", "dial", address, insecure, tlsOptions, controlGroup, criuOption);
+        } catch (DaemonPreflight.Refusal r) {
+            err.println("ferry image-proxy: " + r.getMessage());
+            return r.code.code();
         }
-        String refusal = PlainLinkPolicy.refusal("image-proxy", "dial", address, tls != null, insecure);
-        if (refusal != null) {
-            err.println("ferry image-proxy: " + refusal);
-            return ExitCode.USAGE.code();
-        }
-        try {
-            ControlAccess.forGroup(controlGroup);
-        } catch (IllegalArgumentException e) {
-            err.println("ferry image-proxy: " + e.getMessage());
-            return ExitCode.USAGE.code();
-        }
-        Criu criu;
-        try {
-            criu = criuOption.locate();
-        } catch (CriuNotFoundException e) {
-            err.println("ferry image-proxy: " + e.getMessage());
-            return ExitCode.CRIU_MISSING.code();
-        }
+        Criu criu = checked.criu();
+        TlsSettings tls = checked.tls();
         ProxyConfig config;
         try {
             if (commitTimeoutSeconds <= 0) {
