@@ -221,8 +221,24 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
         String snapshot = current == null ? "" : current.name().value();
         LOG.warning(() -> "connection " + peer + ": " + code + ": " + message);
         events.error(code);
-        dropCurrent(code.name());
+        if ((code == ErrorCode.INTEGRITY || code == ErrorCode.MANIFEST_MISMATCH) && current != null) {
+            markCurrentBad(code + ": " + message);
+        } else {
+            dropCurrent(code.name());
+        }
         ctx.writeAndFlush(new ErrorMessage(code, message, snapshot)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** The open snapshot failed verification: it stays listed as BAD (memory freed) and is never served. */
+    private void markCurrentBad(String reason) {
+        streams.clear();
+        StoredSnapshot s = current;
+        current = null;
+        peerSnapshots.release(peerKey);
+        if (store.markBad(s, reason)) {
+            LOG.warning(() -> "snapshot " + s.name() + ": marked BAD, never served: " + reason);
+            events.snapshotDropped(s, "bad");
+        }
     }
 
     private void dropCurrent(String why) {

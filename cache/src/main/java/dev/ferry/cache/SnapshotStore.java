@@ -36,6 +36,9 @@ public final class SnapshotStore implements AutoCloseable {
         }
         StoredSnapshot fresh = new StoredSnapshot(name, source);
         StoredSnapshot old = snapshots.putIfAbsent(name, fresh);
+        if (old != null && old.state() == StoredSnapshot.State.BAD && snapshots.replace(name, old, fresh)) {
+            return fresh; // a snapshot that failed verification holds no memory: its name may be dumped again
+        }
         if (old != null) {
             throw new ProtocolException(ErrorCode.SNAPSHOT_EXISTS, "snapshot " + name + " already exists ("
                     + old.state() + ") on this image-cache (expected: a new name); pick another name or remove it");
@@ -46,7 +49,8 @@ public final class SnapshotStore implements AutoCloseable {
     /** The snapshot, if it is held and committed (the only state a restore may use). */
     public Optional<StoredSnapshot> committed(SnapshotName name) {
         StoredSnapshot s = snapshots.get(name);
-        return s != null && s.state() != StoredSnapshot.State.RECEIVING ? Optional.of(s) : Optional.empty();
+        return s != null && (s.state() == StoredSnapshot.State.COMMITTED || s.state() == StoredSnapshot.State.RESTORING)
+                ? Optional.of(s) : Optional.empty();
     }
 
     public Optional<StoredSnapshot> get(SnapshotName name) {
@@ -74,6 +78,15 @@ public final class SnapshotStore implements AutoCloseable {
 
     public List<StoredSnapshot> list() {
         return new ArrayList<>(snapshots.values());
+    }
+
+    /** Marks a snapshot that failed verification BAD (memory freed, name and reason kept), if it is still held. */
+    public boolean markBad(StoredSnapshot s, String reason) {
+        if (snapshots.get(s.name()) == s) {
+            s.markBad(reason);
+            return true;
+        }
+        return false;
     }
 
     /** Removes the snapshot and frees its memory, if {@code s} is still the one held under its name. */

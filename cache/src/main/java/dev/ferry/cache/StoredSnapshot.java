@@ -25,14 +25,19 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class StoredSnapshot implements ImageSource {
 
-    /** Lifecycle: RECEIVING → COMMITTED → (RESTORING → COMMITTED)*; dropped snapshots leave the store. */
-    public enum State { RECEIVING, COMMITTED, RESTORING }
+    /**
+     * Lifecycle: RECEIVING → COMMITTED → (RESTORING → COMMITTED)*, or RECEIVING → BAD when an image or the
+     * manifest fails verification (its memory is freed at once; the name and the reason stay, so a restore
+     * says why it will never be served). Dropped snapshots leave the store.
+     */
+    public enum State { RECEIVING, COMMITTED, RESTORING, BAD }
 
     private final SnapshotName name;
     private final String source;
     private final Instant created = Instant.now();
     private final Map<ImageName, MemoryImage> images = new ConcurrentHashMap<>();
     private volatile State state = State.RECEIVING;
+    private volatile String badReason = "";
     private volatile List<ImageDigest> manifest = List.of();
 
     StoredSnapshot(SnapshotName name, String source) {
@@ -142,6 +147,9 @@ public final class StoredSnapshot implements ImageSource {
         if (state == State.RECEIVING) {
             return new HeldCheck(0, 0, "snapshot " + name + " is still being received (expected: committed)");
         }
+        if (state == State.BAD) {
+            return new HeldCheck(0, 0, "snapshot " + name + " failed verification when it arrived: " + badReason);
+        }
         int checked = 0;
         long bytes = 0;
         for (ImageDigest d : m) {
@@ -182,9 +190,21 @@ public final class StoredSnapshot implements ImageSource {
         held.corruptForTest(offset);
     }
 
+    /** Why the snapshot failed verification; empty unless it is {@link State#BAD}. */
+    public String badReason() {
+        return badReason;
+    }
+
+    /** Marks the snapshot BAD and frees its images: it will never be served. */
+    void markBad(String reason) {
+        badReason = reason;
+        state = State.BAD;
+        release();
+    }
+
     @Override
     public Optional<StoredImage> find(ImageName imageName) {
-        if (state == State.RECEIVING) {
+        if (state == State.RECEIVING || state == State.BAD) {
             return Optional.empty();
         }
         return Optional.ofNullable(images.get(imageName));

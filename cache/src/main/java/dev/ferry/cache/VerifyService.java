@@ -52,6 +52,11 @@ final class VerifyService {
 
     /** NOT_FOUND naming every snapshot the cache holds, and how to get one there. */
     static Result notFound(SnapshotStore store, SnapshotName name) {
+        Optional<StoredSnapshot> bad = store.get(name).filter(s -> s.state() == StoredSnapshot.State.BAD);
+        if (bad.isPresent()) {
+            return Results.failure(ExitCode.INTEGRITY, "snapshot " + name + " failed verification when it arrived ("
+                    + bad.get().badReason() + "); it is never served: dump the process again (the name may be reused)");
+        }
         String held = store.list().stream().map(s -> s.name() + " (" + s.state() + ")").sorted()
                 .collect(Collectors.joining(", "));
         return Results.failure(ExitCode.NOT_FOUND, "no committed snapshot " + name + " in this image-cache"

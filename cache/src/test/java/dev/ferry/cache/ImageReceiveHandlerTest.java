@@ -124,7 +124,7 @@ class ImageReceiveHandlerTest {
     }
 
     @Test
-    void refusesCorruptedDataAtImageEnd_snapshotDropped() {
+    void refusesCorruptedDataAtImageEnd_snapshotMarkedBadAndNeverServed() {
         handshakeAndBegin();
         byte[] data = random(5000, 3);
         ch.writeInbound(new ImageOpen(1, ImageName.of("pages-1.img")));
@@ -134,7 +134,19 @@ class ImageReceiveHandlerTest {
         ch.writeInbound(new ImageEnd(1, data.length, crc(data)));
         ErrorMessage e = expectError(ErrorCode.INTEGRITY);
         assertEquals("web1", e.snapshot());
-        assertTrue(store.list().isEmpty(), "a snapshot that failed verification is dropped, never served");
+        assertBad("pages-1.img");
+    }
+
+    /** The snapshot is listed BAD with the reason, holds no memory, is never served, and its name may be reused. */
+    private void assertBad(String reasonMentions) {
+        StoredSnapshot s = store.get(WEB1).orElseThrow();
+        assertEquals(StoredSnapshot.State.BAD, s.state());
+        assertTrue(s.badReason().contains(reasonMentions), s.badReason());
+        assertTrue(store.committed(WEB1).isEmpty(), "a snapshot that failed verification is never served");
+        assertTrue(s.find(ImageName.of("pages-1.img")).isEmpty());
+        assertEquals(0, store.budget().used(), "its memory is freed at once");
+        store.begin(WEB1, "source", 0); // a new dump may use the name again
+        assertEquals(StoredSnapshot.State.RECEIVING, store.get(WEB1).orElseThrow().state());
     }
 
     @Test
@@ -149,7 +161,7 @@ class ImageReceiveHandlerTest {
                 new ImageDigest(ImageName.of("pages-1.img"), 4096, 7))));
         ErrorMessage e = expectError(ErrorCode.MANIFEST_MISMATCH);
         assertTrue(e.message().contains("pages-1.img"), e.message());
-        assertTrue(store.list().isEmpty());
+        assertBad("pages-1.img");
     }
 
     @Test

@@ -120,9 +120,13 @@ class HostileInputTest {
         transfer("after-the-storm", 3, 1 << 20, false); // the cache still serves new snapshots
         assertTrue(cache.store().committed(SnapshotName.of("data-after-commit")).isPresent(),
                 "data sent after a commit never harms the committed snapshot");
-        for (String dropped : List.of("unopened", "duplicate", "mismatch")) {
+        for (String dropped : List.of("unopened", "duplicate")) {
             assertTrue(cache.store().get(SnapshotName.of(dropped)).isEmpty(), dropped + " is not kept");
         }
+        // a snapshot whose manifest disagrees is kept as BAD (no memory), never served
+        assertEquals(dev.ferry.cache.StoredSnapshot.State.BAD,
+                cache.store().get(SnapshotName.of("mismatch")).orElseThrow().state());
+        assertTrue(cache.store().committed(SnapshotName.of("mismatch")).isEmpty(), "mismatch is never served");
     }
 
     @Test

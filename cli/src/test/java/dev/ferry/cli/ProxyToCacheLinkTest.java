@@ -116,7 +116,7 @@ class ProxyToCacheLinkTest {
     }
 
     @Test
-    void commitWithWrongChecksumIsRefusedAndNothingIsKept() throws Exception {
+    void commitWithWrongChecksumIsRefusedAndNeverServed() throws Exception {
         SnapshotName name = SnapshotName.of("tampered");
         byte[] data = new byte[10_000];
         new Random(7).nextBytes(data);
@@ -130,7 +130,9 @@ class ProxyToCacheLinkTest {
             CacheRefusedException refused = assertInstanceOf(CacheRefusedException.class, e.getCause());
             assertEquals(ErrorCode.INTEGRITY, refused.code());
         }
-        assertTrue(cache.store().get(name).isEmpty(), "a snapshot that failed verification is never kept");
+        assertEquals(StoredSnapshot.State.BAD, cache.store().get(name).orElseThrow().state(),
+                "a snapshot that failed verification is marked BAD");
+        assertTrue(cache.store().committed(name).isEmpty(), "a snapshot that failed verification is never served");
     }
 
     @Test

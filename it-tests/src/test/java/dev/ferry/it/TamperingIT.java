@@ -95,7 +95,7 @@ class TamperingIT {
                 () -> "the image-cache logged no integrity failure\n" + fx.diagnostics());
 
         run.assertSourceUnharmed();
-        assertNotServed();
+        assertNotServed(8, "INTEGRITY: the cache keeps it marked BAD, never served");
         System.out.printf("TamperingIT plain: relay %s%n  dump exit %d after %d ms: %s%n", flip.strip(), dump.exitCode(),
                 dump.elapsedMillis(), dump.stderr().strip());
     }
@@ -120,7 +120,7 @@ class TamperingIT {
                 () -> "the cache logged nothing about the broken link\n" + fx.diagnostics());
 
         run.assertSourceUnharmed();
-        assertNotServed();
+        assertNotServed(9, "NOT_FOUND: the broken connection dropped it");
         System.out.printf("TamperingIT tls: relay %s%n  dump exit %d after %d ms: %s%n  cache log: %s%n", flip.strip(),
                 dump.exitCode(), dump.elapsedMillis(), dump.stderr().strip(),
                 LogTail.grep(fx.daemons().cacheLog(), "WARN", 5).strip());
@@ -158,10 +158,10 @@ class TamperingIT {
     }
 
     /** The cache serves no snapshot {@link #SNAPSHOT}: a restore of it exits 9 (NOT_FOUND). */
-    private static void assertNotServed() throws Exception {
+    private static void assertNotServed(int expectedExit, String why) throws Exception {
         FerryResult restore = fx.restore(SNAPSHOT, fx.path(SNAPSHOT + ".pid"));
-        assertEquals(9, restore.exitCode(), () -> "the cache must not serve a tampered snapshot: ferry restore should"
-                + " exit 9 (NOT_FOUND)\n" + restore.describe() + fx.diagnostics());
+        assertEquals(expectedExit, restore.exitCode(), () -> "the cache must not serve a tampered snapshot: ferry restore"
+                + " should exit " + expectedExit + " (" + why + ")\n" + restore.describe() + fx.diagnostics());
         assertFalse(Files.exists(fx.path(SNAPSHOT + ".pid")), "a restore of the tampered snapshot wrote a pidfile");
     }
 
