@@ -16,10 +16,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -33,43 +31,23 @@ class CacheDiesMidTransferIT {
     private static final int SIZE_MIB = 1024;
     /** How much the cache's resident memory must have grown (images arriving) before it is killed. */
     private static final long MOVING_BYTES = 64L << 20;
-    private static LabFixture fx;
-
-    @BeforeAll
-    static void startLabAndDaemons() throws Exception {
-        fx = LabFixture.create(CacheDiesMidTransferIT.class, 14);
-        ItEnvironment.requirePython();
-        fx.daemons().start();
-    }
-
-    @AfterEach
-    void killWorkloads() throws Exception {
-        if (fx != null) {
-            fx.killProcesses();
-        }
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        if (fx != null) {
-            fx.close();
-        }
-    }
+    @RegisterExtension
+    static final LabExtension LAB = new LabExtension(14, LabExtension.Daemons.BOTH, true);
 
     @Test
     void cacheKilledMidTransfer_dumpFailsWithExit6_sourceKeepsRunningWithSameMemory() throws Exception {
-        Path script = fx.script("memhold.py");
-        ChecksumLog sums = new ChecksumLog(fx.path("big.sha"), fx.path("big.sums.log"));
-        Workload source = fx.startWorkload(List.of("/usr/bin/python3", script.toString(), Integer.toString(SIZE_MIB),
-                fx.path("big.sha").toString(), sums.log().toString(), "0.5"), fx.path("big.out.log"));
+        Path script = LAB.fx().script("memhold.py");
+        ChecksumLog sums = new ChecksumLog(LAB.fx().path("big.sha"), LAB.fx().path("big.sums.log"));
+        Workload source = LAB.fx().startWorkload(List.of("/usr/bin/python3", script.toString(), Integer.toString(SIZE_MIB),
+                LAB.fx().path("big.sha").toString(), sums.log().toString(), "0.5"), LAB.fx().path("big.out.log"));
         Optional<String> first = sums.awaitFirstSha(Duration.ofSeconds(90));
-        assertTrue(first.isPresent(), () -> "memhold.py never wrote its checksum\n" + fx.diagnostics());
+        assertTrue(first.isPresent(), () -> "memhold.py never wrote its checksum\n" + LAB.fx().diagnostics());
         String sha = first.get();
         assertTrue(sums.awaitEntry(1, Duration.ofSeconds(20)).isPresent(), "memhold.py logs no checksums");
 
-        long cachePid = fx.daemons().cachePid();
+        long cachePid = LAB.fx().daemons().cachePid();
         long rssBefore = ProcFs.rssKiB(cachePid) * 1024;
-        FerryRun dumpRun = fx.startDump(source.pid(), "big");
+        FerryRun dumpRun = LAB.fx().startDump(source.pid(), "big");
 
         // Kill once the snapshot is visibly arriving: the cache's resident memory grew by MOVING_BYTES
         // (it holds images in memory), a fraction of the 1 GiB on its way.
@@ -79,38 +57,38 @@ class CacheDiesMidTransferIT {
             if (!dumpRun.process().isAlive()) {
                 fail("ferry dump finished before " + (MOVING_BYTES >> 20) + " MiB reached the cache (RSS +"
                         + (grown >> 20) + " MiB); cannot kill the cache mid-transfer\n"
-                        + dumpRun.await(Duration.ofSeconds(5)).describe() + fx.diagnostics());
+                        + dumpRun.await(Duration.ofSeconds(5)).describe() + LAB.fx().diagnostics());
             }
             if (System.currentTimeMillis() > deadline) {
                 fail("no bytes reached the cache within 60 s of ferry dump (RSS +" + (grown >> 20) + " MiB)\n"
-                        + dumpRun.stdoutSoFar() + dumpRun.stderrSoFar() + fx.diagnostics());
+                        + dumpRun.stdoutSoFar() + dumpRun.stderrSoFar() + LAB.fx().diagnostics());
             }
             Thread.sleep(2);
         }
         assertTrue(dumpRun.process().isAlive(), "ferry dump had already finished when the cache was to be killed");
-        fx.daemons().killCache();
+        LAB.fx().daemons().killCache();
         System.out.println("CacheDiesMidTransferIT: killed image-cache pid " + cachePid + " with " + (grown >> 20)
                 + " MiB of " + SIZE_MIB + " MiB received");
 
         FerryResult dump = dumpRun.await(Duration.ofSeconds(90));
         assertFalse(dump.timedOut(), () -> "ferry dump hung after the cache died\n" + dump.describe()
-                + fx.diagnostics());
+                + LAB.fx().diagnostics());
         assertEquals(6, dump.exitCode(), () -> "ferry dump should fail with exit 6 (image-cache unreachable / "
-                + "connection broke) when the cache dies\n" + dump.describe() + fx.diagnostics());
+                + "connection broke) when the cache dies\n" + dump.describe() + LAB.fx().diagnostics());
         assertFalse(dump.stderr().isBlank(), "ferry dump failed without a message on stderr");
 
         assertTrue(source.isRunning(), () -> "the source process is gone after a failed dump (state "
-                + ProcFs.state(source.pid()) + ")" + fx.diagnostics());
-        assertTrue(fx.lab().processInNode(source.pid(), fx.lab().sourceNs()), "source left its node");
+                + ProcFs.state(source.pid()) + ")" + LAB.fx().diagnostics());
+        assertTrue(LAB.fx().lab().processInNode(source.pid(), LAB.fx().lab().sourceNs()), "source left its node");
         long lastAtFailure = sums.last().map(ChecksumLog.Entry::n).orElse(0L);
         Optional<ChecksumLog.Entry> later = sums.awaitEntry(lastAtFailure + 2, Duration.ofSeconds(30));
         assertTrue(later.isPresent(), () -> "source logged no new checksum after the failed dump (state "
-                + ProcFs.state(source.pid()) + ", last line " + lastAtFailure + ")" + fx.diagnostics());
+                + ProcFs.state(source.pid()) + ", last line " + lastAtFailure + ")" + LAB.fx().diagnostics());
         List<ChecksumLog.Entry> bad = sums.mismatches(sha);
         assertTrue(bad.isEmpty(), () -> "source memory changed after the failed dump: expected " + sha + ", got " + bad);
         assertTrue(source.isRunning(), "source died after the failed dump");
-        assertTrue(fx.daemons().proxyAlive(), () -> "image-proxy died with the cache (it must keep serving)"
-                + fx.diagnostics());
+        assertTrue(LAB.fx().daemons().proxyAlive(), () -> "image-proxy died with the cache (it must keep serving)"
+                + LAB.fx().diagnostics());
         System.out.printf("CacheDiesMidTransferIT: exit %d after %d ms: %s%n", dump.exitCode(), dump.elapsedMillis(),
                 dump.stderr().strip());
     }

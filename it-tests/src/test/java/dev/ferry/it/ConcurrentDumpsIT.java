@@ -17,64 +17,43 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
 
 /** Two dumps through the same daemons at the same time, into two snapshots; both restore. */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class ConcurrentDumpsIT {
 
-    private static LabFixture fx;
-
-    @BeforeAll
-    static void startLabAndDaemons() throws Exception {
-        fx = LabFixture.create(ConcurrentDumpsIT.class, 16);
-        fx.daemons().start();
-    }
-
-    @AfterEach
-    void killWorkloads() throws Exception {
-        if (fx != null) {
-            fx.killProcesses();
-        }
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        if (fx != null) {
-            fx.close();
-        }
-    }
+    @RegisterExtension
+    static final LabExtension LAB = new LabExtension(16, LabExtension.Daemons.BOTH, false);
 
     @Test
     void twoConcurrentDumpsThroughSameDaemons_bothRestoreAndContinue() throws Exception {
-        Path counterA = fx.path("a.counter");
-        Path counterB = fx.path("b.counter");
-        Workload a = fx.startWorkload(CounterLoop.command(counterA), fx.path("a.out.log"));
-        Workload b = fx.startWorkload(CounterLoop.command(counterB), fx.path("b.out.log"));
+        Path counterA = LAB.fx().path("a.counter");
+        Path counterB = LAB.fx().path("b.counter");
+        Workload a = LAB.fx().startWorkload(CounterLoop.command(counterA), LAB.fx().path("a.out.log"));
+        Workload b = LAB.fx().startWorkload(CounterLoop.command(counterB), LAB.fx().path("b.out.log"));
         CounterLoop.awaitAtLeast(counterA, 5, Duration.ofSeconds(10));
         CounterLoop.awaitAtLeast(counterB, 5, Duration.ofSeconds(10));
 
         CounterWatch watchA = CounterWatch.start(counterA);
         CounterWatch watchB = CounterWatch.start(counterB);
-        FerryRun dumpA = fx.startDump(a.pid(), "conc-a");
-        FerryRun dumpB = fx.startDump(b.pid(), "conc-b");
+        FerryRun dumpA = LAB.fx().startDump(a.pid(), "conc-a");
+        FerryRun dumpB = LAB.fx().startDump(b.pid(), "conc-b");
         FerryResult resultA = dumpA.await(LabFixture.CLIENT_TIMEOUT);
         FerryResult resultB = dumpB.await(LabFixture.CLIENT_TIMEOUT);
         assertEquals(0, resultA.exitCode(), () -> "dump conc-a failed\n" + resultA.describe()
-                + "\n(the other dump:)\n" + resultB.describe() + fx.diagnostics());
+                + "\n(the other dump:)\n" + resultB.describe() + LAB.fx().diagnostics());
         assertEquals(0, resultB.exitCode(), () -> "dump conc-b failed\n" + resultB.describe()
-                + "\n(the other dump:)\n" + resultA.describe() + fx.diagnostics());
+                + "\n(the other dump:)\n" + resultA.describe() + LAB.fx().diagnostics());
         assertTrue(ProcFs.awaitGone(a.pid(), 5_000), "source a still runs after its dump");
         assertTrue(ProcFs.awaitGone(b.pid(), 5_000), "source b still runs after its dump");
         long atDumpA = settled(counterA);
         long atDumpB = settled(counterB);
 
-        long restoredA = restore("conc-a", fx.path("a.pid"));
-        long restoredB = restore("conc-b", fx.path("b.pid"));
+        long restoredA = restore("conc-a", LAB.fx().path("a.pid"));
+        long restoredB = restore("conc-b", LAB.fx().path("b.pid"));
         assertNotEquals(restoredA, restoredB);
 
         long afterA = CounterLoop.awaitAtLeast(counterA, atDumpA + 5, Duration.ofSeconds(15));
@@ -84,7 +63,7 @@ class ConcurrentDumpsIT {
         watchA.close();
         watchB.close();
         assertTrue(ProcFs.isRunning(restoredA) && ProcFs.isRunning(restoredB), "a restored workload died");
-        assertTrue(fx.imageFiles().isEmpty(), "checkpoint images were written to disk");
+        assertTrue(LAB.fx().imageFiles().isEmpty(), "checkpoint images were written to disk");
         System.out.printf("ConcurrentDumpsIT: a %d -> %d, b %d -> %d (dumps %d ms and %d ms)%n", atDumpA, afterA,
                 atDumpB, afterB, resultA.elapsedMillis(), resultB.elapsedMillis());
     }
@@ -104,11 +83,11 @@ class ConcurrentDumpsIT {
     }
 
     private static long restore(String snapshot, Path pidfile) throws Exception {
-        FerryResult restore = fx.restore(snapshot, pidfile);
+        FerryResult restore = LAB.fx().restore(snapshot, pidfile);
         assertEquals(0, restore.exitCode(), () -> "restore " + snapshot + " failed\n" + restore.describe()
-                + fx.diagnostics());
-        long pid = fx.restoredPid(pidfile);
-        assertTrue(fx.lab().processInNode(pid, fx.lab().targetNs()),
+                + LAB.fx().diagnostics());
+        long pid = LAB.fx().restoredPid(pidfile);
+        assertTrue(LAB.fx().lab().processInNode(pid, LAB.fx().lab().targetNs()),
                 "restored " + snapshot + " (pid " + pid + ") is not in the target netns");
         return pid;
     }

@@ -29,10 +29,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -44,58 +42,38 @@ import org.junit.jupiter.api.Timeout;
 class HostileInputIT {
 
     private static final int SIZE_MIB = 128;
-    private static LabFixture fx;
-
-    @BeforeAll
-    static void startLabAndDaemons() throws Exception {
-        fx = LabFixture.create(HostileInputIT.class, 17);
-        ItEnvironment.requirePython();
-        fx.daemons().start();
-    }
-
-    @AfterEach
-    void killWorkloads() throws Exception {
-        if (fx != null) {
-            fx.killProcesses();
-        }
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        if (fx != null) {
-            fx.close();
-        }
-    }
+    @RegisterExtension
+    static final LabExtension LAB = new LabExtension(17, LabExtension.Daemons.BOTH, true);
 
     @Test
     void migrationSucceedsWhileHostilePeersAreRefused_daemonsStayUp() throws Exception {
-        Path script = fx.script("memhold.py");
-        ChecksumLog sums = new ChecksumLog(fx.path("mem.sha"), fx.path("mem.sums.log"));
-        Workload source = fx.startWorkload(List.of("/usr/bin/python3", script.toString(), Integer.toString(SIZE_MIB),
-                fx.path("mem.sha").toString(), sums.log().toString(), "0.5"), fx.path("mem.out.log"));
+        Path script = LAB.fx().script("memhold.py");
+        ChecksumLog sums = new ChecksumLog(LAB.fx().path("mem.sha"), LAB.fx().path("mem.sums.log"));
+        Workload source = LAB.fx().startWorkload(List.of("/usr/bin/python3", script.toString(), Integer.toString(SIZE_MIB),
+                LAB.fx().path("mem.sha").toString(), sums.log().toString(), "0.5"), LAB.fx().path("mem.out.log"));
         Optional<String> first = sums.awaitFirstSha(Duration.ofSeconds(60));
-        assertTrue(first.isPresent(), () -> "memhold.py never wrote its checksum\n" + fx.diagnostics());
+        assertTrue(first.isPresent(), () -> "memhold.py never wrote its checksum\n" + LAB.fx().diagnostics());
 
         // the hostile peer runs in the source node, with the source's valid client certificate
-        Path attackLog = fx.path("hostile.log");
+        Path attackLog = LAB.fx().path("hostile.log");
         String java = ProcessHandle.current().info().command().orElse("java");
-        Process attacker = fx.lab().track(fx.lab().inNode(fx.lab().sourceNs(), List.of(java, "-cp",
-                        System.getProperty("java.class.path"), HostileClient.class.getName(), fx.lab().targetIp(),
-                        Integer.toString(fx.daemons().port()), fx.daemons().pkiDir().toString(), "6"))
+        Process attacker = LAB.fx().lab().track(LAB.fx().lab().inNode(LAB.fx().lab().sourceNs(), List.of(java, "-cp",
+                        System.getProperty("java.class.path"), HostileClient.class.getName(), LAB.fx().lab().targetIp(),
+                        Integer.toString(LAB.fx().daemons().port()), LAB.fx().daemons().pkiDir().toString(), "6"))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectErrorStream(true)
                 .redirectOutput(attackLog.toFile())
                 .start());
         awaitLine(attackLog, "attacking", Duration.ofSeconds(30), attacker);
 
-        FerryRun dump = fx.startDump(source.pid(), "underfire");
-        List<String> controlAnswers = attackControlSocket(fx.daemons().sourceRunDir().resolve("proxy.sock"));
+        FerryRun dump = LAB.fx().startDump(source.pid(), "underfire");
+        List<String> controlAnswers = attackControlSocket(LAB.fx().daemons().sourceRunDir().resolve("proxy.sock"));
         FerryResult dumped = dump.await(LabFixture.CLIENT_TIMEOUT);
         assertTrue(attacker.waitFor(120, TimeUnit.SECONDS), "the hostile client did not finish");
         String attacks = Files.readString(attackLog);
         System.out.println("HostileInputIT attacks:\n" + attacks + "\ncontrol socket answers: " + controlAnswers);
 
-        assertEquals(0, dumped.exitCode(), () -> "the migration failed under attack\n" + dumped.describe() + fx.diagnostics());
+        assertEquals(0, dumped.exitCode(), () -> "the migration failed under attack\n" + dumped.describe() + LAB.fx().diagnostics());
         assertEquals(0, attacker.exitValue(), () -> "an attack got no answer:\n" + attacks);
         assertTrue(attacks.contains("attack garbage: "), attacks);
         for (String expected : List.of("FRAME_TOO_LARGE", "UNKNOWN_FRAME_TYPE", "UNSUPPORTED_VERSION", "DUPLICATE_IMAGE",
@@ -104,18 +82,18 @@ class HostileInputIT {
         }
         assertTrue(attacks.contains("attack data-for-unopened-image: error"), attacks);
         assertFalse(attacks.contains("FAILED"), attacks);
-        assertTrue(fx.daemons().cacheAlive() && fx.daemons().proxyAlive(), "a daemon died under attack\n" + fx.diagnostics());
+        assertTrue(LAB.fx().daemons().cacheAlive() && LAB.fx().daemons().proxyAlive(), "a daemon died under attack\n" + LAB.fx().diagnostics());
         assertEquals(List.of("usage", "usage"), controlAnswers, "the proxy's control socket answers bad requests with usage errors");
 
-        Path pidfile = fx.path("mem.pid");
-        FerryResult restore = fx.restore("underfire", pidfile);
-        assertEquals(0, restore.exitCode(), () -> "ferry restore failed\n" + restore.describe() + fx.diagnostics());
-        long restored = fx.restoredPid(pidfile);
+        Path pidfile = LAB.fx().path("mem.pid");
+        FerryResult restore = LAB.fx().restore("underfire", pidfile);
+        assertEquals(0, restore.exitCode(), () -> "ferry restore failed\n" + restore.describe() + LAB.fx().diagnostics());
+        long restored = LAB.fx().restoredPid(pidfile);
         long before = sums.last().map(ChecksumLog.Entry::n).orElse(0L);
         assertTrue(sums.awaitEntry(before + 2, Duration.ofSeconds(30)).isPresent(),
-                () -> "restored pid " + restored + " logs no checksums" + fx.diagnostics());
+                () -> "restored pid " + restored + " logs no checksums" + LAB.fx().diagnostics());
         assertTrue(sums.mismatches(first.get()).isEmpty(), "memory changed across the migration");
-        String cacheLog = LogTail.of(fx.daemons().cacheLog(), 400);
+        String cacheLog = LogTail.of(LAB.fx().daemons().cacheLog(), 400);
         assertTrue(cacheLog.contains("WARNING"), "the cache logged none of the refusals");
     }
 

@@ -17,63 +17,42 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
 
 /** A looping shell moves from the source node to the target node and carries on counting. */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class LoopingShellIT {
 
-    private static LabFixture fx;
-
-    @BeforeAll
-    static void startLabAndDaemons() throws Exception {
-        fx = LabFixture.create(LoopingShellIT.class, 11);
-        fx.daemons().start();
-    }
-
-    @AfterEach
-    void killWorkloads() throws Exception {
-        if (fx != null) {
-            fx.killProcesses();
-        }
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        if (fx != null) {
-            fx.close();
-        }
-    }
+    @RegisterExtension
+    static final LabExtension LAB = new LabExtension(11, LabExtension.Daemons.BOTH, false);
 
     @Test
     void loopingShellDumpedThroughProxyContinuesOnTarget_noImageOnDisk() throws Exception {
-        Path counter = fx.path("loop.counter");
-        Workload source = fx.startWorkload(CounterLoop.command(counter), fx.path("loop.out.log"));
+        Path counter = LAB.fx().path("loop.counter");
+        Workload source = LAB.fx().startWorkload(CounterLoop.command(counter), LAB.fx().path("loop.out.log"));
         try (CounterWatch watch = CounterWatch.start(counter)) {
             long before = CounterLoop.awaitAtLeast(counter, 5, Duration.ofSeconds(10));
 
-            FerryResult dump = fx.dump(source.pid(), "loop");
-            assertEquals(0, dump.exitCode(), () -> "ferry dump failed\n" + dump.describe() + fx.diagnostics());
+            FerryResult dump = LAB.fx().dump(source.pid(), "loop");
+            assertEquals(0, dump.exitCode(), () -> "ferry dump failed\n" + dump.describe() + LAB.fx().diagnostics());
 
             assertTrue(ProcFs.awaitGone(source.pid(), 5_000),
-                    () -> "source pid " + source.pid() + " still runs after a successful dump" + fx.diagnostics());
+                    () -> "source pid " + source.pid() + " still runs after a successful dump" + LAB.fx().diagnostics());
             OptionalLong settled = CounterLoop.awaitSettled(counter, Duration.ofMillis(400), Duration.ofSeconds(5));
             assertTrue(settled.isPresent(), "the counter kept changing after the dump: the source was not stopped");
             long atDump = settled.getAsLong();
             assertTrue(atDump >= before, "counter went backwards before the restore: " + before + " -> " + atDump);
 
-            Path pidfile = fx.path("loop.pid");
-            FerryResult restore = fx.restore("loop", pidfile);
-            assertEquals(0, restore.exitCode(), () -> "ferry restore failed\n" + restore.describe() + fx.diagnostics());
-            long restored = fx.restoredPid(pidfile);
+            Path pidfile = LAB.fx().path("loop.pid");
+            FerryResult restore = LAB.fx().restore("loop", pidfile);
+            assertEquals(0, restore.exitCode(), () -> "ferry restore failed\n" + restore.describe() + LAB.fx().diagnostics());
+            long restored = LAB.fx().restoredPid(pidfile);
 
-            assertTrue(fx.lab().processInNode(restored, fx.lab().targetNs()),
-                    () -> "restored pid " + restored + " is not in the target netns " + fx.lab().targetNs());
-            assertFalse(fx.lab().processInNode(restored, fx.lab().sourceNs()), "restored pid is in the source netns");
+            assertTrue(LAB.fx().lab().processInNode(restored, LAB.fx().lab().targetNs()),
+                    () -> "restored pid " + restored + " is not in the target netns " + LAB.fx().lab().targetNs());
+            assertFalse(LAB.fx().lab().processInNode(restored, LAB.fx().lab().sourceNs()), "restored pid is in the source netns");
 
             long after = CounterLoop.awaitAtLeast(counter, atDump + 5, Duration.ofSeconds(15));
             Optional<CounterWatch.Sample> resumed = watch.firstAfter(atDump);
@@ -84,7 +63,7 @@ class LoopingShellIT {
             assertTrue(after > atDump);
             assertTrue(ProcFs.isRunning(restored), "restored process died");
 
-            List<Path> images = fx.imageFiles();
+            List<Path> images = LAB.fx().imageFiles();
             assertTrue(images.isEmpty(), () -> "checkpoint images were written to disk: " + images);
             System.out.printf("LoopingShellIT: counter %d at dump, %d first after restore, %d later%n", atDump,
                     resumed.get().value(), after);

@@ -11,10 +11,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
 
 /**
@@ -25,62 +23,42 @@ import org.junit.jupiter.api.Timeout;
 class TcpEstablishedIT {
 
     private static final int PORT = 7300;
-    private static LabFixture fx;
-
-    @BeforeAll
-    static void startLabAndDaemons() throws Exception {
-        fx = LabFixture.create(TcpEstablishedIT.class, 13);
-        ItEnvironment.requirePython();
-        fx.daemons().start();
-    }
-
-    @AfterEach
-    void killWorkloads() throws Exception {
-        if (fx != null) {
-            fx.killProcesses();
-        }
-    }
-
-    @AfterAll
-    static void tearDown() throws Exception {
-        if (fx != null) {
-            fx.close();
-        }
-    }
+    @RegisterExtension
+    static final LabExtension LAB = new LabExtension(13, LabExtension.Daemons.BOTH, true);
 
     @Test
     void establishedLoopbackConnectionSurvives_noResetNoGapNoDuplicate() throws Exception {
-        Path script = fx.script("tcppair.py");
-        ReplyLog replies = new ReplyLog(fx.path("tcp.replies.log"));
-        Workload source = fx.startWorkload(List.of("/usr/bin/python3", script.toString(), Integer.toString(PORT),
-                replies.log().toString(), "0.02"), fx.path("tcp.out.log"));
+        Path script = LAB.fx().script("tcppair.py");
+        ReplyLog replies = new ReplyLog(LAB.fx().path("tcp.replies.log"));
+        Workload source = LAB.fx().startWorkload(List.of("/usr/bin/python3", script.toString(), Integer.toString(PORT),
+                replies.log().toString(), "0.02"), LAB.fx().path("tcp.out.log"));
 
         awaitReplies(replies, 25, 15_000, "before the dump");
         assertTrue(replies.errors().isEmpty(), () -> "client errors before the dump: " + replies.errors());
 
-        FerryResult dump = fx.dump(source.pid(), "tcp", "--tcp-established", "--network-lock", "iptables");
+        FerryResult dump = LAB.fx().dump(source.pid(), "tcp", "--tcp-established", "--network-lock", "iptables");
         assertEquals(0, dump.exitCode(), () -> "ferry dump --tcp-established failed\n" + dump.describe()
-                + fx.diagnostics());
+                + LAB.fx().diagnostics());
         assertTrue(ProcFs.awaitGone(source.pid(), 5_000),
-                () -> "source pid " + source.pid() + " still runs after a successful dump" + fx.diagnostics());
+                () -> "source pid " + source.pid() + " still runs after a successful dump" + LAB.fx().diagnostics());
         Thread.sleep(100);
         long atDump = replies.lastN();
 
-        Path pidfile = fx.path("tcp.pid");
-        FerryResult restore = fx.restore("tcp", pidfile, "--tcp-established");
+        Path pidfile = LAB.fx().path("tcp.pid");
+        FerryResult restore = LAB.fx().restore("tcp", pidfile, "--tcp-established");
         assertEquals(0, restore.exitCode(), () -> "ferry restore --tcp-established failed\n" + restore.describe()
-                + fx.diagnostics());
-        long restored = fx.restoredPid(pidfile);
-        assertTrue(fx.lab().processInNode(restored, fx.lab().targetNs()),
+                + LAB.fx().diagnostics());
+        long restored = LAB.fx().restoredPid(pidfile);
+        assertTrue(LAB.fx().lab().processInNode(restored, LAB.fx().lab().targetNs()),
                 () -> "restored pid " + restored + " is not in the target netns");
 
         awaitReplies(replies, atDump + 50, 20_000, "after the restore (last reply before the dump: " + atDump + ")");
         assertTrue(replies.errors().isEmpty(), () -> "the connection broke across the migration: "
-                + replies.errors() + fx.diagnostics());
+                + replies.errors() + LAB.fx().diagnostics());
         List<String> gaps = replies.discontinuities();
         assertTrue(gaps.isEmpty(), () -> "server counter has gaps or duplicates: " + gaps);
         assertTrue(ProcFs.isRunning(restored), "restored server died");
-        assertTrue(fx.imageFiles().isEmpty(), "checkpoint images were written to disk");
+        assertTrue(LAB.fx().imageFiles().isEmpty(), "checkpoint images were written to disk");
         System.out.printf("TcpEstablishedIT: request %d at dump, %d now, longest reply gap %d ms%n", atDump,
                 replies.lastN(), replies.maxGapMillis());
     }
@@ -91,6 +69,6 @@ class TcpEstablishedIT {
             Thread.sleep(20);
         }
         assertTrue(replies.lastN() >= n, () -> "client got " + replies.lastN() + " replies (expected: >= " + n + ") "
-                + when + "; errors: " + replies.errors() + fx.diagnostics());
+                + when + "; errors: " + replies.errors() + LAB.fx().diagnostics());
     }
 }
