@@ -33,25 +33,8 @@ public final class ImageCacheCommand implements Callable<Integer> {
     @Option(names = "--max-memory", paramLabel = "SIZE", description = "Image memory the cache may hold, e.g. 8G (default: half the RAM).")
     String maxMemory;
 
-    @Option(names = "--node", paramLabel = "NAME", description = "This node's name in logs (default: host name).")
-    String node;
-
-    @Option(names = "--insecure", description = "Allow plain TCP (no TLS) on a non-loopback --listen address; see docs/security.md.")
-    boolean insecure;
-
-    @Option(names = "--control-group", paramLabel = "GROUP",
-            description = "Also accept control-socket callers of this group (primary group or listed in /etc/group);"
-                    + " the run dir becomes 0750 and the socket 0660, both of GROUP (default: root only).")
-    String controlGroup;
-
     @Mixin
-    RunDirOption runDir;
-
-    @Mixin
-    CriuOption criuOption;
-
-    @Mixin
-    TlsOptions tlsOptions;
+    DaemonOptions daemon;
 
     @Mixin
     CacheLimitOptions limitOptions;
@@ -65,7 +48,7 @@ public final class ImageCacheCommand implements Callable<Integer> {
         }
         DaemonPreflight.Checked checked;
         try {
-            checked = DaemonPreflight.run("image-cache", "listen on", listen, insecure, tlsOptions, controlGroup, criuOption);
+            checked = daemon.preflight("image-cache", "listen on", listen);
         } catch (DaemonPreflight.Refusal r) {
             err.println("ferry image-cache: " + r.getMessage());
             return r.code.code();
@@ -75,9 +58,9 @@ public final class ImageCacheCommand implements Callable<Integer> {
         CacheConfig config;
         try {
             long max = maxMemory == null ? CacheConfig.defaultMaxMemory() : Bytes.parse(maxMemory);
-            config = new CacheConfig(new InetSocketAddress(listen, port), runDir.resolve(), criu, max,
-                    node == null ? DaemonRunner.hostname() : node, CacheConfig.DEFAULT_RESTORE_TIMEOUT,
-                    tls, limitOptions.limits(), controlGroup);
+            config = new CacheConfig(new InetSocketAddress(listen, port), daemon.runDir.resolve(), criu, max,
+                    daemon.nodeName(), CacheConfig.DEFAULT_RESTORE_TIMEOUT,
+                    tls, limitOptions.limits(), daemon.controlGroup);
         } catch (IllegalArgumentException e) {
             err.println("ferry image-cache: " + e.getMessage());
             return ExitCode.USAGE.code();

@@ -34,32 +34,15 @@ public final class ImageProxyCommand implements Callable<Integer> {
             description = "How long a frozen dump waits for the cache to acknowledge its snapshot (default: ${DEFAULT-VALUE}).")
     long commitTimeoutSeconds = ProxyConfig.DEFAULT_COMMIT_TIMEOUT.toSeconds();
 
-    @Option(names = "--node", paramLabel = "NAME", description = "This node's name in logs (default: host name).")
-    String node;
-
-    @Option(names = "--insecure", description = "Allow plain TCP (no TLS) to a non-loopback --address; see docs/security.md.")
-    boolean insecure;
-
-    @Option(names = "--control-group", paramLabel = "GROUP",
-            description = "Also accept control-socket callers of this group (primary group or listed in /etc/group);"
-                    + " the run dir becomes 0750 and the socket 0660, both of GROUP (default: root only).")
-    String controlGroup;
-
     @Mixin
-    RunDirOption runDir;
-
-    @Mixin
-    CriuOption criuOption;
-
-    @Mixin
-    TlsOptions tlsOptions;
+    DaemonOptions daemon;
 
     @Override
     public Integer call() {
         var err = spec.commandLine().getErr();
         DaemonPreflight.Checked checked;
         try {
-            checked = DaemonPreflight.run("image-proxy", "dial", address, insecure, tlsOptions, controlGroup, criuOption);
+            checked = daemon.preflight("image-proxy", "dial", address);
         } catch (DaemonPreflight.Refusal r) {
             err.println("ferry image-proxy: " + r.getMessage());
             return r.code.code();
@@ -71,9 +54,9 @@ public final class ImageProxyCommand implements Callable<Integer> {
             if (commitTimeoutSeconds <= 0) {
                 throw new IllegalArgumentException("--commit-timeout: " + commitTimeoutSeconds + " (expected: > 0 seconds)");
             }
-            config = new ProxyConfig(address, port, runDir.resolve(), criu, node == null ? DaemonRunner.hostname() : node,
+            config = new ProxyConfig(address, port, daemon.runDir.resolve(), criu, daemon.nodeName(),
                     ProxyConfig.DEFAULT_CONNECT_TIMEOUT, Duration.ofSeconds(commitTimeoutSeconds), ProxyConfig.DEFAULT_DUMP_TIMEOUT,
-                    tls, controlGroup);
+                    tls, daemon.controlGroup);
         } catch (IllegalArgumentException e) {
             err.println("ferry image-proxy: " + e.getMessage());
             return ExitCode.USAGE.code();
