@@ -1,6 +1,11 @@
 package dev.ferry.cli;
 
+import dev.ferry.cache.CacheConfig;
+import dev.ferry.protocol.control.ControlClient;
 import dev.ferry.protocol.control.Progress;
+import dev.ferry.protocol.control.Request;
+import dev.ferry.proxy.ProxyConfig;
+import picocli.CommandLine.Model.CommandSpec;
 import dev.ferry.protocol.control.Result;
 
 import java.io.PrintWriter;
@@ -16,6 +21,21 @@ final class ClientOutput {
         this.out = out;
         this.err = err;
         this.command = command;
+    }
+
+    /** Output through the command's picocli writers. */
+    static ClientOutput of(CommandSpec spec, String command) {
+        return new ClientOutput(spec.commandLine().getOut(), spec.commandLine().getErr(), command);
+    }
+
+    /** Sends {@code request} to the image-proxy in the run dir, showing its progress; returns its result. */
+    Result askProxy(RunDirOption runDir, Request request) {
+        return ControlClient.call(runDir.resolve().resolve(ProxyConfig.CONTROL_SOCKET), "image-proxy", request, this::progress);
+    }
+
+    /** Sends {@code request} to the image-cache in the run dir, showing its progress; returns its result. */
+    Result askCache(RunDirOption runDir, Request request) {
+        return ControlClient.call(runDir.resolve().resolve(CacheConfig.CONTROL_SOCKET), "image-cache", request, this::progress);
     }
 
     void progress(Progress p) {

@@ -1,12 +1,10 @@
 package dev.ferry.cli;
 
 import dev.ferry.protocol.ExitCode;
-import dev.ferry.protocol.control.ControlClient;
 import dev.ferry.protocol.control.DumpRequest;
 import dev.ferry.protocol.control.Request;
 import dev.ferry.protocol.control.Result;
 import dev.ferry.protocol.image.SnapshotName;
-import dev.ferry.proxy.ProxyConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -57,9 +55,8 @@ public final class DumpCommand implements Callable<Integer> {
                 .setSnapshot(snapshot)
                 .setCriu(criu.toProto().setLeaveRunning(leaveRunning).setNetworkLock(networkLock == null ? "" : networkLock)))
                 .build();
-        ClientOutput output = new ClientOutput(spec.commandLine().getOut(), spec.commandLine().getErr(), "ferry dump");
-        Result result = ControlClient.call(runDir.resolve().resolve(ProxyConfig.CONTROL_SOCKET), "image-proxy", request,
-                output::progress);
+        ClientOutput output = ClientOutput.of(spec, "ferry dump");
+        Result result = output.askProxy(runDir, request);
         return output.result(result);
     }
 }

@@ -1,7 +1,5 @@
 package dev.ferry.cli;
 
-import dev.ferry.cache.CacheConfig;
-import dev.ferry.protocol.control.ControlClient;
 import dev.ferry.protocol.control.ListRequest;
 import dev.ferry.protocol.control.Request;
 import dev.ferry.protocol.control.Result;
@@ -33,9 +31,8 @@ public final class ImagesLsCommand implements Callable<Integer> {
     public Integer call() {
         Request request = Request.newBuilder().setList(ListRequest.getDefaultInstance()).build();
         PrintWriter out = spec.commandLine().getOut();
-        ClientOutput output = new ClientOutput(out, spec.commandLine().getErr(), "ferry images ls");
-        Result result = ControlClient.call(runDir.resolve().resolve(CacheConfig.CONTROL_SOCKET), "image-cache", request,
-                output::progress);
+        ClientOutput output = ClientOutput.of(spec, "ferry images ls");
+        Result result = output.askCache(runDir, request);
         if (!result.getOk()) {
             return output.result(result);
         }

@@ -1,8 +1,6 @@
 package dev.ferry.cli;
 
-import dev.ferry.cache.CacheConfig;
 import dev.ferry.protocol.ExitCode;
-import dev.ferry.protocol.control.ControlClient;
 import dev.ferry.protocol.control.Request;
 import dev.ferry.protocol.control.Result;
 import dev.ferry.protocol.control.VerifyRequest;
@@ -42,9 +40,8 @@ public final class ImagesVerifyCommand implements Callable<Integer> {
             return ExitCode.USAGE.code();
         }
         Request request = Request.newBuilder().setVerify(VerifyRequest.newBuilder().setSnapshot(snapshot)).build();
-        ClientOutput output = new ClientOutput(spec.commandLine().getOut(), spec.commandLine().getErr(), "ferry images verify");
-        Result result = ControlClient.call(runDir.resolve().resolve(CacheConfig.CONTROL_SOCKET), "image-cache", request,
-                output::progress);
+        ClientOutput output = ClientOutput.of(spec, "ferry images verify");
+        Result result = output.askCache(runDir, request);
         return output.result(result);
     }
 }

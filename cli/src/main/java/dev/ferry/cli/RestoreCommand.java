@@ -1,8 +1,6 @@
 package dev.ferry.cli;
 
-import dev.ferry.cache.CacheConfig;
 import dev.ferry.protocol.ExitCode;
-import dev.ferry.protocol.control.ControlClient;
 import dev.ferry.protocol.control.Request;
 import dev.ferry.protocol.control.RestoreRequest;
 import dev.ferry.protocol.control.Result;
@@ -58,9 +56,8 @@ public final class RestoreCommand implements Callable<Integer> {
                 .setKeep(keep)
                 .setPidfile(pidfile == null ? "" : pidfile.toAbsolutePath().toString()))
                 .build();
-        ClientOutput output = new ClientOutput(spec.commandLine().getOut(), spec.commandLine().getErr(), "ferry restore");
-        Result result = ControlClient.call(runDir.resolve().resolve(CacheConfig.CONTROL_SOCKET), "image-cache", request,
-                output::progress);
+        ClientOutput output = ClientOutput.of(spec, "ferry restore");
+        Result result = output.askCache(runDir, request);
         return output.result(result);
     }
 }
