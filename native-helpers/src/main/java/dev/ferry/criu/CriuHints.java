@@ -29,10 +29,30 @@ public final class CriuHints {
             new Hint("can't connect inet socket back", null, "a TCP connection could not be re-created here: the"
                     + " local address must exist on this node before the restore and the old connection must be gone"),
             new Hint("pidfile", "file exists", "the pidfile already exists: remove it, or pass another --pidfile"),
+            new Hint("can't get /proc fd", null, "CRIU's parasite could not mount a private /proc: another dump"
+                    + " of a process in a foreign PID namespace ran at the same moment on this mount namespace"
+                    + " (both use the directory /crtools-proc); retry the dump"),
             new Hint("unexpected rt vdso area bounds", null, "this CRIU is too old for the kernel: run"
                     + " scripts/install-criu to get CRIU >= 4.2"));
 
     private CriuHints() {
+    }
+
+    /**
+     * Whether a failed dump failed for a reason that goes away by itself: CRIU's parasite mounts a private
+     * /proc at the fixed path {@code /crtools-proc} when the task's /proc belongs to another PID namespace,
+     * so two dumps running at once in one mount namespace can collide there (mkdir gives EEXIST, -17). CRIU
+     * rolled the task back; the same dump a moment later succeeds.
+     */
+    public static boolean isTransientDumpFailure(List<String> logLines) {
+        boolean mkdirExists = false;
+        boolean noProcFd = false;
+        for (String line : logLines) {
+            String l = line.toLowerCase(Locale.ROOT);
+            mkdirExists |= l.contains("can't create a directory (-17)");
+            noProcFd |= l.contains("can't get /proc fd");
+        }
+        return mkdirExists && noProcFd;
     }
 
     public static String advice(List<String> logLines) {

@@ -24,6 +24,7 @@ import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
 import io.netty.handler.ssl.SslContext;
 
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Logger;
@@ -38,6 +39,8 @@ final class DumpService implements ControlServer.Handler {
 
     private static final Logger LOG = Logger.getLogger(DumpService.class.getName());
     private static final long PROGRESS_EVERY_BYTES = 64L << 20;
+    /** Dumps that fail for a transient CRIU reason ({@link CriuHints#isTransientDumpFailure}) are tried this often. */
+    private static final int TRANSIENT_ATTEMPTS = 3;
 
     private final ProxyConfig config;
     private final DumpEngine engine;
@@ -82,6 +85,31 @@ final class DumpService implements ControlServer.Handler {
         } catch (IllegalArgumentException e) {
             return Results.failure(ExitCode.USAGE, e.getMessage());
         }
+        Result result = null;
+        for (int attempt = 1; attempt <= TRANSIENT_ATTEMPTS; attempt++) {
+            result = attempt(name, pid, options, session);
+            if (result.getExitCode() != ExitCode.CRIU_FAILED.code()
+                    || !CriuHints.isTransientDumpFailure(result.getCriuLogExcerptList())
+                    || !ProcessMemory.exists(pid) || attempt == TRANSIENT_ATTEMPTS) {
+                break;
+            }
+            long pause = ThreadLocalRandom.current().nextLong(50, 300);
+            int next = attempt + 1;
+            LOG.warning(() -> "snapshot " + name + ": CRIU's parasite collided with another dump on /crtools-proc;"
+                    + " CRIU resumed pid " + pid + ", trying again in " + pause + " ms (attempt " + next + " of "
+                    + TRANSIENT_ATTEMPTS + ")");
+            session.progress("retry", 0, 0, "CRIU collided with another dump on /crtools-proc; trying again");
+            try {
+                Thread.sleep(pause);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return result;
+    }
+
+    private Result attempt(SnapshotName name, long pid, CriuOptions options, ControlSession session) {
         long expected = ProcessMemory.treeRss(pid);
         session.progress("connect", 0, 0, "connecting to the image-cache at " + config.cacheHost() + ":" + config.cachePort());
         CacheLink link;
