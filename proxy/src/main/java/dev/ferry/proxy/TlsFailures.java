@@ -38,7 +38,8 @@ final class TlsFailures {
             if (m.contains("PKIX path") || m.contains("certification path")) {
                 return "the certificate of " + host + " is not signed by the --tls-ca";
             }
-            if (m.contains("Received fatal alert") || m.contains("certificate_required")) {
+            // JDK engine: "Received fatal alert: ..."; BoringSSL: "...:SSLV3_ALERT_BAD_CERTIFICATE", "TLSV1_ALERT_..."
+            if (m.contains("Received fatal alert") || m.contains("certificate_required") || m.contains("_ALERT_")) {
                 return "the image-cache refused our certificate (expected: --tls-cert signed by the cache's --tls-ca,"
                         + " valid today, and named in its --tls-allow); see its log";
             }
