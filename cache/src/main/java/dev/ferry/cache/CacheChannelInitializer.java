@@ -20,9 +20,11 @@ final class CacheChannelInitializer extends ChannelInitializer<Channel> {
     private final List<String> tlsAllowed;
     private final AtomicInteger openConnections = new AtomicInteger();
     private final PeerSnapshots peerSnapshots = new PeerSnapshots();
+    private final MigrationTarget migrations;
 
     CacheChannelInitializer(SnapshotStore store, CacheEvents events, String node, CacheLimits limits,
-                            SslContext tls, List<String> tlsAllowed) {
+                            SslContext tls, List<String> tlsAllowed, MigrationTarget migrations) {
+        this.migrations = migrations;
         this.tls = tls;
         this.tlsAllowed = tlsAllowed;
         this.store = store;
@@ -41,6 +43,6 @@ final class CacheChannelInitializer extends ChannelInitializer<Channel> {
         ch.pipeline().addLast("guard", new ConnectionGuard(limits, openConnections, events));
         // bytes → frames → wire messages → the receive state machine; and back the same way for replies.
         WireCodecs.addTo(ch.pipeline(), Wire.DEFAULT_MAX_FRAME_SIZE);
-        ch.pipeline().addLast("receive", new ImageReceiveHandler(store, events, node, limits, peerSnapshots));
+        ch.pipeline().addLast("receive", new ImageReceiveHandler(store, events, node, limits, peerSnapshots, migrations));
     }
 }

@@ -42,10 +42,13 @@ public final class ImageCache implements AutoCloseable {
     private final EventLoopGroup group;
     private final Channel server;
     private final ControlServer control;
+    private final MigrationTarget migrations;
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
     private boolean closed;
 
-    private ImageCache(CacheConfig config, SnapshotStore store, EventLoopGroup group, Channel server, ControlServer control) {
+    private ImageCache(CacheConfig config, SnapshotStore store, EventLoopGroup group, Channel server, ControlServer control,
+                       MigrationTarget migrations) {
+        this.migrations = migrations;
         this.config = config;
         this.store = store;
         this.group = group;
@@ -64,6 +67,9 @@ public final class ImageCache implements AutoCloseable {
         Class<? extends ServerChannel> channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         SslContext tls = config.tls() == null ? null : TlsContexts.server(config.tls());
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(0, io);
+        Path work = config.runDir().resolve("cache-work");
+        RestoreEngine engine = new RestoreEngine(config.criu(), work);
+        MigrationTarget migrations = new MigrationTarget(store, engine, config.criu(), config.node());
         Channel server;
         try {
             server = new ServerBootstrap()
@@ -73,7 +79,7 @@ public final class ImageCache implements AutoCloseable {
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.SO_RCVBUF, 4 << 20)
                     .childHandler(new CacheChannelInitializer(store, events, config.node(), config.limits(),
-                            tls, config.tls() == null ? List.of() : config.tls().allowedPeers()))
+                            tls, config.tls() == null ? List.of() : config.tls().allowedPeers(), migrations))
                     .bind(config.listen()).syncUninterruptibly().channel();
         } catch (RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -82,10 +88,8 @@ public final class ImageCache implements AutoCloseable {
         }
         ControlServer control;
         try {
-            Path work = config.runDir().resolve("cache-work");
             Files.createDirectories(work);
             NativeWarmup.run(work);
-            RestoreEngine engine = new RestoreEngine(config.criu(), work);
             control = ControlServer.start(config.runDir(), CacheConfig.CONTROL_SOCKET, "cache", config.controlAccess(),
                     new CacheControl(store, new RestoreService(store, engine, config.restoreTimeout()), new VerifyService(store)));
         } catch (IOException | RuntimeException e) {
@@ -94,9 +98,9 @@ public final class ImageCache implements AutoCloseable {
             throw e;
         }
         LOG.info(() -> "image-cache " + config.node() + ": listening on " + server.localAddress() + ", control socket "
-                + control.socket() + " (" + control.access().describe() + "), " + (tls == null ? "plain TCP" : "mutual TLS") + ", max memory "
+                + control.socket() + " (" + control.access().describe() + "), " + (tls == null ? "plain TCP" : "mutual TLS via " + TlsContexts.provider()) + ", max memory "
                 + config.maxMemory() + " bytes, CRIU " + config.criu().version());
-        return new ImageCache(config, store, group, server, control);
+        return new ImageCache(config, store, group, server, control, migrations);
     }
 
     /** The bound TCP address (useful with port 0). */
@@ -124,6 +128,7 @@ public final class ImageCache implements AutoCloseable {
         closed = true;
         control.close();
         server.close().syncUninterruptibly();
+        migrations.close();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         store.close();
         LOG.info(() -> "image-cache " + config.node() + ": stopped");

@@ -45,17 +45,19 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
     private final String node;
     private final CacheLimits limits;
     private final PeerSnapshots peerSnapshots;
+    private final MigrationTarget migrations;
     private final Map<Integer, MemoryImage> streams = new HashMap<>();
     private boolean helloSeen;
     private String peer = "?";
     private String peerKey;
     private StoredSnapshot current;
+    private dev.ferry.protocol.message.MigrateSpec currentMigration; // of current, or null for a plain dump
     private SnapshotName lastCommitted; // a name only: the snapshot itself belongs to the store
     private boolean failed;
 
     /** A handler with the default {@link CacheLimits} and a per-peer count of its own (tests). */
     ImageReceiveHandler(SnapshotStore store, CacheEvents events, String node) {
-        this(store, events, node, CacheLimits.defaults(), new PeerSnapshots());
+        this(store, events, node, CacheLimits.defaults(), new PeerSnapshots(), null);
     }
 
     /**
@@ -63,7 +65,14 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
      */
     ImageReceiveHandler(SnapshotStore store, CacheEvents events, String node, CacheLimits limits,
                         PeerSnapshots peerSnapshots) {
+        this(store, events, node, limits, peerSnapshots, null);
+    }
+
+    /** @param migrations the target's half of migrations, or null to refuse them */
+    ImageReceiveHandler(SnapshotStore store, CacheEvents events, String node, CacheLimits limits,
+                        PeerSnapshots peerSnapshots, MigrationTarget migrations) {
         super(WireMessage.class, false);
+        this.migrations = migrations;
         this.store = store;
         this.events = events;
         this.node = node;
@@ -110,6 +119,14 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                 throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "SNAPSHOT_BEGIN " + begin.snapshot()
                         + " while " + current.name() + " is still open (expected: one snapshot at a time per connection)");
             }
+            if (begin.isMigration()) {
+                String problem = migrations == null ? "this image-cache does not restore migrations" : migrations.preflight(begin);
+                if (problem != null) {
+                    LOG.warning(() -> "snapshot " + begin.snapshot() + ": migration from " + peer + " refused: " + problem);
+                    throw new ProtocolException(ErrorCode.PREFLIGHT_FAILED, "migration of " + begin.snapshot()
+                            + " refused before anything was frozen: " + problem);
+                }
+            }
             if (peerKey == null) {
                 peerKey = PeerSnapshots.keyOf(ctx.channel().remoteAddress());
             }
@@ -125,9 +142,11 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                 peerSnapshots.release(peerKey);
                 throw e;
             }
+            currentMigration = begin.migrate();
             events.snapshotBegun(current, begin.expectedBytes());
             LOG.info(() -> "snapshot " + begin.snapshot() + ": receiving from " + peer + " (source pid "
-                    + begin.sourcePid() + ", about " + begin.expectedBytes() + " bytes)");
+                    + begin.sourcePid() + ", about " + begin.expectedBytes() + " bytes"
+                    + (begin.isMigration() ? ", migration" : "") + ")");
             ctx.writeAndFlush(new SnapshotReady(begin.snapshot()));
         } else if (msg instanceof ImageOpen open) {
             StoredSnapshot s = requireSnapshot("IMAGE_OPEN");
@@ -175,6 +194,10 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                     + " bytes, verified, from " + peer);
             events.snapshotCommitted(s);
             ctx.writeAndFlush(new SnapshotAck(s.name(), s.bytes(), s.imageCount()));
+            if (currentMigration != null) {
+                migrations.restoreAfterCommit(s, currentMigration, ctx.channel(), peer);
+                currentMigration = null;
+            }
         } else if (msg instanceof SnapshotAbort abort) {
             if (current != null && current.name().equals(abort.snapshot())) {
                 LOG.info(() -> "snapshot " + abort.snapshot() + ": aborted by " + peer + ": " + abort.reason());
@@ -232,6 +255,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
     /** The open snapshot failed verification: it stays listed as BAD (memory freed) and is never served. */
     private void markCurrentBad(String reason) {
         streams.clear();
+        currentMigration = null;
         StoredSnapshot s = current;
         current = null;
         peerSnapshots.release(peerKey);
@@ -243,6 +267,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
 
     private void dropCurrent(String why) {
         streams.clear();
+        currentMigration = null;
         if (current != null) {
             StoredSnapshot s = current;
             current = null;

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The root {@code ferry} command. */
 @Command(name = "ferry", mixinStandardHelpOptions = true, versionProvider = FerryVersion.class,
         description = {"Live migration of Linux process trees with CRIU; images are streamed, never written to disk."},
-        subcommands = {ImageCacheCommand.class, ImageProxyCommand.class, DumpCommand.class, RestoreCommand.class,
+        subcommands = {ImageCacheCommand.class, ImageProxyCommand.class, DumpCommand.class, RestoreCommand.class, MigrateCommand.class,
                 ImagesCommand.class, CheckCommand.class, CertsCommand.class, DemoCommand.class},
         footerHeading = "%nExit codes:%n",
         footer = {"  0 success, 1 internal error, 2 usage, 3 CRIU missing, 4 CRIU failed, 5 local daemon unreachable,",

@@ -18,6 +18,7 @@ final class LabExtension implements BeforeAllCallback, AfterEachCallback, AfterA
     private final int octet;
     private final Daemons daemons;
     private final boolean python;
+    private final boolean clientNode;
     private LabFixture fixture;
 
     /**
@@ -26,9 +27,15 @@ final class LabExtension implements BeforeAllCallback, AfterEachCallback, AfterA
      * @param python  whether the workloads need /usr/bin/python3 (checked, never skipped)
      */
     LabExtension(int octet, Daemons daemons, boolean python) {
+        this(octet, daemons, python, false);
+    }
+
+    /** @param clientNode whether the lab gets a third node, {@code client}, for peers of the workload */
+    LabExtension(int octet, Daemons daemons, boolean python, boolean clientNode) {
         this.octet = octet;
         this.daemons = daemons;
         this.python = python;
+        this.clientNode = clientNode;
     }
 
     LabFixture fx() {
@@ -40,7 +47,7 @@ final class LabExtension implements BeforeAllCallback, AfterEachCallback, AfterA
 
     @Override
     public void beforeAll(ExtensionContext context) throws Exception {
-        fixture = LabFixture.create(context.getRequiredTestClass(), octet);
+        fixture = LabFixture.create(context.getRequiredTestClass(), octet, clientNode);
         if (python) {
             ItEnvironment.requirePython();
         }

@@ -41,6 +41,7 @@ final class LabFixture implements AutoCloseable {
     private final FerryDaemons daemons;
     private final List<Workload> workloads = new CopyOnWriteArrayList<>();
     private final List<Long> restored = new CopyOnWriteArrayList<>();
+    private final List<Process> helpers = new CopyOnWriteArrayList<>();
 
     private LabFixture(String name, Path criu, TwoNodeLab lab, Path base) throws IOException {
         this.name = name;
@@ -56,11 +57,16 @@ final class LabFixture implements AutoCloseable {
      * test class, so classes never share a subnet) with a fresh prefix. Daemons are not started.
      */
     static LabFixture create(Class<?> testClass, int octet) throws IOException {
+        return create(testClass, octet, false);
+    }
+
+    /** Like {@link #create(Class, int)}, with a client node if asked. */
+    static LabFixture create(Class<?> testClass, int octet, boolean clientNode) throws IOException {
         Path criu = ItEnvironment.requireRootCriuAndJar();
         Path base = ScratchDir.create();
         TwoNodeLab lab;
         try {
-            lab = TwoNodeLab.create(TwoNodeLab.randomPrefix(), "10.231." + octet);
+            lab = TwoNodeLab.create(TwoNodeLab.randomPrefix(), "10.231." + octet, clientNode);
         } catch (IOException | RuntimeException e) {
             ScratchDir.deleteRecursively(base);
             throw e;
@@ -114,6 +120,48 @@ final class LabFixture implements AutoCloseable {
 
     FerryResult dump(long pid, String snapshot, String... extra) throws IOException, InterruptedException {
         return startDump(pid, snapshot, extra).await(CLIENT_TIMEOUT);
+    }
+
+    /** {@code ferry migrate -t PID --run-dir <source run dir> extra...}, run in the source node. */
+    FerryResult migrate(long pid, String... extra) throws IOException, InterruptedException {
+        List<String> args = new ArrayList<>(List.of("migrate", "-t", Long.toString(pid),
+                "--run-dir", daemons.sourceRunDir().toString()));
+        args.addAll(List.of(extra));
+        return jar.run(lab, lab.sourceNs(), CLIENT_TIMEOUT, echo("migrate " + pid), args);
+    }
+
+    /** Starts a helper process (a client) in node {@code ns}, output to {@code log}; killed after the test. */
+    Process startIn(String ns, List<String> command, Path log) throws IOException {
+        Process p = lab.inNode(ns, command)
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .redirectErrorStream(true)
+                .start();
+        lab.track(p);
+        helpers.add(p);
+        return p;
+    }
+
+    /** Runs a command in node {@code ns} to its end (10 s at most) and returns its output; fails on non-zero exit. */
+    String runIn(String ns, String... command) throws IOException, InterruptedException {
+        Process p = lab.inNode(ns, List.of(command)).redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException(String.join(" ", command) + " in " + ns + " did not finish in 10 s");
+        }
+        if (p.exitValue() != 0) {
+            throw new IOException(String.join(" ", command) + " in " + ns + " exited " + p.exitValue() + ": " + out);
+        }
+        return out;
+    }
+
+    /** Takes ownership of a PID found some other way (e.g. a migrated process); killed after the test. */
+    long adopt(long pid) {
+        lab.register(pid);
+        restored.add(pid);
+        return pid;
     }
 
     /**
@@ -189,6 +237,11 @@ final class LabFixture implements AutoCloseable {
             w.kill();
         }
         workloads.clear();
+        for (Process p : helpers) {
+            p.destroyForcibly();
+            p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        helpers.clear();
         for (long pid : restored) {
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
             ProcFs.awaitGone(pid, 5_000);

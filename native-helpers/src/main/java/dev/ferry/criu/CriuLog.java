@@ -59,6 +59,25 @@ public final class CriuLog {
         return List.copyOf(chosen.subList(0, Math.min(maxLines, chosen.size())));
     }
 
+    /**
+     * The time since CRIU's start at which the first line containing {@code needle} was logged, read from the line's
+     * {@code (SS.UUUUUU)} stamp; e.g. {@code "Seized task"} marks the moment the dump froze its first task.
+     */
+    public static java.util.Optional<java.time.Duration> offsetOf(Path log, String needle) {
+        try (java.io.BufferedReader r = Files.newBufferedReader(log, StandardCharsets.ISO_8859_1)) {
+            for (String line = r.readLine(); line != null; line = r.readLine()) {
+                if (line.startsWith("(") && line.contains(needle)) {
+                    int close = line.indexOf(')');
+                    double seconds = Double.parseDouble(line.substring(1, close).trim());
+                    return java.util.Optional.of(java.time.Duration.ofNanos((long) (seconds * 1e9)));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.empty();
+    }
+
     private static boolean isHarmless(String line, boolean restoreLog) {
         for (String harmless : HARMLESS) {
             if (line.contains(harmless)) {

@@ -35,7 +35,11 @@ public enum ErrorCode {
     /** The snapshot was given up (SNAPSHOT_ABORT, shutdown). */
     ABORTED(14, ExitCode.FAILURE),
     /** A valid frame that is not allowed now (IMAGE_OPEN before SNAPSHOT_BEGIN, a second HELLO, ...). */
-    UNEXPECTED_FRAME(15, ExitCode.PEER_UNREACHABLE);
+    UNEXPECTED_FRAME(15, ExitCode.PEER_UNREACHABLE),
+    /** A migration's preflight failed on the target (CRIU version or check, address in use); nothing was frozen. */
+    PREFLIGHT_FAILED(16, ExitCode.REFUSED),
+    /** The target's restore of a migrated snapshot failed; the source is resumed. */
+    RESTORE_FAILED(17, ExitCode.CRIU_FAILED);
 
     private final int wire;
     private final ExitCode exitCode;

@@ -26,7 +26,9 @@ public enum FrameType {
     /** An {@link ErrorCode} and a short text for humans. Stream 0. */
     ERROR(0x0A),
     /** The cache accepted SNAPSHOT_BEGIN (name free, size fits): the proxy may start CRIU. Stream 0. */
-    SNAPSHOT_READY(0x0B);
+    SNAPSHOT_READY(0x0B),
+    /** A migrated snapshot was restored on the target and runs there (answer to its commit). Stream 0. */
+    SNAPSHOT_RESTORED(0x0C);
 
     private static final FrameType[] BY_WIRE = new FrameType[256];
 

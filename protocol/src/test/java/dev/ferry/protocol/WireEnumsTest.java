@@ -23,7 +23,7 @@ class WireEnumsTest {
 
     @Test
     void unknownFrameTypeIsRefused() {
-        for (int wire : new int[] {0x00, 0x0C, 0xff, -1, 256}) {
+        for (int wire : new int[] {0x00, 0x0D, 0xff, -1, 256}) {
             ProtocolException e = assertThrows(ProtocolException.class, () -> FrameType.fromWire(wire));
             assertEquals(ErrorCode.UNKNOWN_FRAME_TYPE, e.code());
         }
@@ -45,12 +45,13 @@ class WireEnumsTest {
             assertSame(c, ErrorCode.fromWire(c.wire()));
         }
         assertEquals(15, ErrorCode.UNEXPECTED_FRAME.wire());
+        assertEquals(17, ErrorCode.RESTORE_FAILED.wire());
     }
 
     @Test
     void unknownErrorCodeReadsAsProtocolError() {
         assertSame(ErrorCode.PROTOCOL_ERROR, ErrorCode.fromWire(0));
-        assertSame(ErrorCode.PROTOCOL_ERROR, ErrorCode.fromWire(16));
+        assertSame(ErrorCode.PROTOCOL_ERROR, ErrorCode.fromWire(18));
         assertSame(ErrorCode.PROTOCOL_ERROR, ErrorCode.fromWire(-1));
     }
 

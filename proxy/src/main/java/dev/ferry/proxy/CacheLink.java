@@ -10,6 +10,8 @@ import dev.ferry.protocol.codec.SnapshotAbort;
 import dev.ferry.protocol.codec.SnapshotAck;
 import dev.ferry.protocol.codec.SnapshotBegin;
 import dev.ferry.protocol.codec.SnapshotCommit;
+import dev.ferry.protocol.codec.SnapshotRestored;
+import dev.ferry.protocol.message.MigrateSpec;
 import dev.ferry.protocol.codec.WireCodecs;
 import dev.ferry.protocol.codec.WireMessage;
 import dev.ferry.protocol.image.ImageDigest;
@@ -65,8 +67,12 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
     private final CompletableFuture<Void> committed = new CompletableFuture<>();
     private final CompletableFuture<Void> failed = new CompletableFuture<>();
+    private final CompletableFuture<SnapshotRestored> restored = new CompletableFuture<>();
     private volatile IOException failure;
     private volatile SnapshotName snapshot;
+    private volatile boolean migration;
+    private volatile long restoredAt;
+    private volatile Runnable onAcknowledged = () -> { };
 
     private CacheLink(String target, Channel channel) {
         this.target = target;
@@ -170,9 +176,20 @@ public final class CacheLink implements ImageSink, AutoCloseable {
      * cannot take is refused before CRIU freezes anything.
      */
     public void begin(SnapshotName name, long expectedBytes, long sourcePid, Duration timeout) throws IOException {
+        begin(new SnapshotBegin(name, expectedBytes, sourcePid), timeout);
+    }
+
+    /**
+     * Announces the snapshot, with the source's CRIU version and, for a migration, what the target is to do;
+     * a migration's preflight on the target fails this with {@link CacheRefusedException} PREFLIGHT_FAILED.
+     * For a migration, {@link #commit}'s future completes only once the target reports the tree restored.
+     */
+    public void begin(SnapshotBegin begin, Duration timeout) throws IOException {
+        SnapshotName name = begin.snapshot();
         this.snapshot = name;
+        this.migration = begin.isMigration();
         checkFailure();
-        send(new SnapshotBegin(name, expectedBytes, sourcePid));
+        send(begin);
         try {
             ready.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
@@ -231,7 +248,17 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             return CompletableFuture.failedFuture(f);
         }
         send(new SnapshotCommit(snapshot, manifest));
-        return committed;
+        return migration ? restored.thenApply(r -> null) : committed;
+    }
+
+    /** Called on the event loop when the target acknowledged the verified commit (before a migration's restore). */
+    public void onAcknowledged(Runnable callback) {
+        this.onAcknowledged = callback;
+    }
+
+    /** What the target reported of a migration's restore; completes with {@link #commit}'s future. */
+    public CompletableFuture<SnapshotRestored> restored() {
+        return restored;
     }
 
     @Override
@@ -308,6 +335,21 @@ public final class CacheLink implements ImageSink, AutoCloseable {
 
     void snapshotAcknowledged(SnapshotAck ack) {
         committed.complete(null);
+        try {
+            onAcknowledged.run();
+        } catch (RuntimeException e) {
+            // a progress callback must not break the link
+        }
+    }
+
+    void snapshotRestored(SnapshotRestored r) {
+        restoredAt = System.nanoTime();
+        restored.complete(r);
+    }
+
+    /** {@link System#nanoTime()} when SNAPSHOT_RESTORED arrived, or 0. */
+    public long restoredAt() {
+        return restoredAt;
     }
 
     /** Records the first failure and fails everything waiting on the link. */
@@ -321,6 +363,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         hello.completeExceptionally(cause);
         ready.completeExceptionally(cause);
         committed.completeExceptionally(cause);
+        restored.completeExceptionally(cause);
         failed.completeExceptionally(cause);
         writabilityChanged();
         if (!(cause instanceof CacheRefusedException)) {

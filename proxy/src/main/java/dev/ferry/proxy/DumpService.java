@@ -7,6 +7,7 @@ import dev.ferry.criu.CriuOptionsMapping;
 import dev.ferry.dump.DumpEngine;
 import dev.ferry.dump.DumpJob;
 import dev.ferry.dump.DumpListener;
+import static dev.ferry.dump.DumpListener.PHASE_COMMITTED;
 import dev.ferry.dump.DumpOutcome;
 import dev.ferry.protocol.ErrorCode;
 import dev.ferry.protocol.ExitCode;
@@ -18,10 +19,13 @@ import dev.ferry.protocol.control.Result;
 import dev.ferry.protocol.control.Results;
 import dev.ferry.protocol.image.ImageDigest;
 import dev.ferry.protocol.image.SnapshotName;
+import dev.ferry.protocol.codec.SnapshotBegin;
+import dev.ferry.protocol.message.MigrateSpec;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 
 import java.io.IOException;
+import java.time.Duration;
 import io.netty.handler.ssl.SslContext;
 
 import java.util.concurrent.ThreadLocalRandom;
@@ -47,6 +51,7 @@ final class DumpService implements ControlServer.Handler {
     private final EventLoopGroup group;
     private final Class<? extends Channel> channelClass;
     private final SslContext tls;
+    private final MigrationSource migrations;
 
     /** @param tls the client TLS context towards the cache, or null for plain TCP */
     DumpService(ProxyConfig config, DumpEngine engine, EventLoopGroup group, Class<? extends Channel> channelClass,
@@ -56,16 +61,19 @@ final class DumpService implements ControlServer.Handler {
         this.engine = engine;
         this.group = group;
         this.channelClass = channelClass;
+        this.migrations = new MigrationSource(config, this);
     }
 
     @Override
     public void handle(Request request, ControlSession session) {
-        if (!request.hasDump()) {
-            session.result(Results.failure(ExitCode.USAGE, "the image-proxy takes dump requests (found: "
+        if (request.hasDump()) {
+            session.result(dump(request.getDump(), session));
+        } else if (request.hasMigrate()) {
+            session.result(migrations.migrate(request.getMigrate(), session));
+        } else {
+            session.result(Results.failure(ExitCode.USAGE, "the image-proxy takes dump and migrate requests (found: "
                     + request.getKindCase() + "); send restores to the image-cache on the target node"));
-            return;
         }
-        session.result(dump(request.getDump(), session));
     }
 
     private Result dump(DumpRequest r, ControlSession session) {
@@ -85,9 +93,30 @@ final class DumpService implements ControlServer.Handler {
         } catch (IllegalArgumentException e) {
             return Results.failure(ExitCode.USAGE, e.getMessage());
         }
+        return run(new Plan(name, pid, options, config.cacheHost(), config.cachePort(), null, Duration.ZERO), session,
+                DumpListener.NONE);
+    }
+
+    /**
+     * One dump or migration: what to dump, where to, and for a migration what the target does after the commit.
+     *
+     * @param migrate      the target's part of a migration, or null for a plain dump
+     * @param restoreTime  how much longer than the commit timeout the source may stay frozen (the target's restore)
+     */
+    record Plan(SnapshotName name, long pid, CriuOptions options, String host, int port, MigrateSpec migrate,
+                Duration restoreTime) {
+        String target() {
+            return host + ":" + port;
+        }
+    }
+
+    /** Runs the plan, again after a transient CRIU failure ({@link CriuHints#isTransientDumpFailure}). */
+    Result run(Plan plan, ControlSession session, DumpListener extra) {
+        SnapshotName name = plan.name();
+        long pid = plan.pid();
         Result result = null;
         for (int attempt = 1; attempt <= TRANSIENT_ATTEMPTS; attempt++) {
-            result = attempt(name, pid, options, session);
+            result = attempt(plan, session, extra);
             if (result.getExitCode() != ExitCode.CRIU_FAILED.code()
                     || !CriuHints.isTransientDumpFailure(result.getCriuLogExcerptList())
                     || !ProcessMemory.exists(pid) || attempt == TRANSIENT_ATTEMPTS) {
@@ -109,19 +138,22 @@ final class DumpService implements ControlServer.Handler {
         return result;
     }
 
-    private Result attempt(SnapshotName name, long pid, CriuOptions options, ControlSession session) {
+    private Result attempt(Plan plan, ControlSession session, DumpListener extra) {
+        SnapshotName name = plan.name();
+        long pid = plan.pid();
         long expected = ProcessMemory.treeRss(pid);
-        session.progress("connect", 0, 0, "connecting to the image-cache at " + config.cacheHost() + ":" + config.cachePort());
+        session.progress("connect", 0, 0, "connecting to the image-cache at " + plan.target());
         CacheLink link;
         try {
-            link = CacheLink.connect(group, channelClass, config.cacheHost(), config.cachePort(), config.node(),
+            link = CacheLink.connect(group, channelClass, plan.host(), plan.port(), config.node(),
                     config.connectTimeout(), tls);
         } catch (CacheLinkException e) {
             LOG.warning(() -> "snapshot " + name + ": " + e.getMessage());
             return Results.failure(ExitCode.PEER_UNREACHABLE, e.getMessage() + "; process " + pid + " was not touched");
         }
         try {
-            link.begin(name, expected, pid, config.connectTimeout());
+            link.begin(new SnapshotBegin(name, expected, pid, config.criu().version(), plan.migrate()),
+                    config.connectTimeout());
         } catch (IOException e) {
             link.close();
             ExitCode code = e instanceof CacheRefusedException refused ? exitFor(refused.code()) : ExitCode.PEER_UNREACHABLE;
@@ -135,11 +167,16 @@ final class DumpService implements ControlServer.Handler {
             AtomicLong bytes = new AtomicLong();
             AtomicLong reported = new AtomicLong();
             AtomicInteger images = new AtomicInteger();
+            java.util.concurrent.atomic.AtomicBoolean acknowledged = new java.util.concurrent.atomic.AtomicBoolean();
             DumpListener listener = new DumpListener() {
                 @Override
-                public void phase(String phase) {
+                public void phase(String reported) {
+                    // a migration's commit completes when the target runs the tree: "restored", after "restore"
+                    String phase = plan.migrate() != null && reported.equals(PHASE_COMMITTED) && acknowledged.get()
+                            ? MigrationSource.PHASE_RESTORED : reported;
                     LOG.info(() -> "snapshot " + name + ": " + phase);
                     session.progress(phase, bytes.get(), images.get(), "");
+                    extra.phase(phase);
                 }
 
                 @Override
@@ -156,8 +193,19 @@ final class DumpService implements ControlServer.Handler {
                     images.incrementAndGet();
                 }
             };
-            DumpJob job = new DumpJob(pid, name, options, config.commitTimeout(), config.dumpTimeout());
+            if (plan.migrate() != null) {
+                link.onAcknowledged(() -> {
+                    listener.phase(PHASE_COMMITTED);
+                    acknowledged.set(true);
+                    listener.phase(MigrationSource.PHASE_RESTORE);
+                });
+            }
+            DumpJob job = new DumpJob(pid, name, plan.options(), config.commitTimeout().plus(plan.restoreTime()),
+                    config.dumpTimeout().plus(plan.restoreTime()));
             DumpOutcome outcome = engine.dump(job, link, listener);
+            if (plan.migrate() != null) {
+                return migrations.handOver(plan, link, outcome, session);
+            }
             LOG.info(() -> "snapshot " + name + ": dump done, " + outcome.images() + " images, " + outcome.bytes()
                     + " bytes in " + outcome.duration().toMillis() + " ms, acknowledged by " + link.target());
             return Results.success("dumped pid " + pid + " into " + name + " on " + link.target() + ": "
@@ -206,10 +254,11 @@ final class DumpService implements ControlServer.Handler {
         return b.build();
     }
 
-    private static ExitCode exitFor(ErrorCode code) {
+    static ExitCode exitFor(ErrorCode code) {
         return switch (code) {
             case INTEGRITY, MANIFEST_MISMATCH -> ExitCode.INTEGRITY;
-            case SNAPSHOT_EXISTS, BAD_NAME, RESOURCE_LIMIT -> ExitCode.REFUSED;
+            case SNAPSHOT_EXISTS, BAD_NAME, RESOURCE_LIMIT, PREFLIGHT_FAILED, UNSUPPORTED_VERSION -> ExitCode.REFUSED;
+            case RESTORE_FAILED -> ExitCode.CRIU_FAILED;
             default -> ExitCode.PEER_UNREACHABLE;
         };
     }

@@ -67,7 +67,7 @@ public final class ImageProxy implements AutoCloseable {
         ImageProxy proxy = new ImageProxy(config, group, control, tls);
         LOG.info(() -> "image-proxy " + config.node() + ": control socket " + control.socket() + " ("
                 + control.access().describe() + "), image-cache "
-                + config.cacheHost() + ":" + config.cachePort() + (tls == null ? " (plain TCP)" : " (mutual TLS)") + ", CRIU " + config.criu().version());
+                + config.cacheHost() + ":" + config.cachePort() + (tls == null ? " (plain TCP)" : " (mutual TLS via " + TlsContexts.provider() + ")") + ", CRIU " + config.criu().version());
         proxy.probe(channelClass);
         return proxy;
     }

@@ -29,11 +29,13 @@ final class SnapshotSendHandler extends SimpleChannelInboundHandler<WireMessage>
             link.snapshotReady();
         } else if (msg instanceof SnapshotAck ack) {
             link.snapshotAcknowledged(ack);
+        } else if (msg instanceof dev.ferry.protocol.codec.SnapshotRestored restored) {
+            link.snapshotRestored(restored);
         } else if (msg instanceof ErrorMessage error) {
             link.fail(new CacheRefusedException(error.code(), error.message()));
         } else {
             link.fail(new CacheLinkException("unexpected " + msg.getClass().getSimpleName()
-                    + " from the image-cache (expected: HELLO_ACK, SNAPSHOT_ACK or ERROR)"));
+                    + " from the image-cache (expected: HELLO_ACK, SNAPSHOT_READY, SNAPSHOT_ACK, SNAPSHOT_RESTORED or ERROR)"));
             ctx.close();
         }
     }

@@ -40,6 +40,7 @@ public final class FerryDaemons implements AutoCloseable {
     private final TwoNodeLab lab;
     private final FerryJar jar;
     private final Path criu;
+    private Path cacheCriu; // another CRIU for the cache only (tests of a version mismatch), or null
     private final Path sourceRunDir;
     private final Path targetRunDir;
     private final Path pki;
@@ -123,6 +124,12 @@ public final class FerryDaemons implements AutoCloseable {
      * Plain TCP with {@code --insecure} on both daemons instead of mutual TLS (no PKI, no
      * {@code --tls-allow}). Takes effect at the next start of each daemon. Default: false (TLS).
      */
+    /** Runs the image-cache with another CRIU than the proxy (a launcher that reports another version, in tests). */
+    public FerryDaemons cacheCriu(Path criu) {
+        this.cacheCriu = criu;
+        return this;
+    }
+
     public FerryDaemons insecure(boolean insecure) {
         this.insecure = insecure;
         return this;
@@ -168,7 +175,8 @@ public final class FerryDaemons implements AutoCloseable {
             ensurePki();
         }
         List<String> args = new ArrayList<>(List.of("image-cache", "--port", Integer.toString(port), "--listen",
-                lab.targetIp(), "--run-dir", targetRunDir.toString(), "--criu", criu.toString()));
+                lab.targetIp(), "--run-dir", targetRunDir.toString(), "--criu",
+                (cacheCriu != null ? cacheCriu : criu).toString()));
         if (!insecure) {
             args.addAll(List.of("--tls-allow", "source"));
         }

@@ -2,6 +2,7 @@ package dev.ferry.protocol.codec;
 
 import dev.ferry.protocol.FrameType;
 import dev.ferry.protocol.image.SnapshotName;
+import dev.ferry.protocol.message.MigrateSpec;
 import java.util.Objects;
 
 /**
@@ -10,12 +11,25 @@ import java.util.Objects;
  * @param expectedBytes estimate from the source's memory accounting, 0 when unknown; lets the cache
  *                      refuse what it cannot hold before the source is frozen for nothing
  * @param sourcePid     the dumped root pid on the source, for logs
+ * @param criuVersion   the source's CRIU version ("" when not told)
+ * @param migrate       what a migration asks of the target, or null for a plain dump
  */
-public record SnapshotBegin(SnapshotName snapshot, long expectedBytes, long sourcePid) implements WireMessage {
+public record SnapshotBegin(SnapshotName snapshot, long expectedBytes, long sourcePid, String criuVersion,
+                            MigrateSpec migrate) implements WireMessage {
     public SnapshotBegin {
         Objects.requireNonNull(snapshot, "snapshot");
         Messages.requireNotNegative("expected bytes", expectedBytes);
         Messages.requireNotNegative("source pid", sourcePid);
+        Objects.requireNonNull(criuVersion, "criuVersion");
+    }
+
+    /** A plain dump's announcement. */
+    public SnapshotBegin(SnapshotName snapshot, long expectedBytes, long sourcePid) {
+        this(snapshot, expectedBytes, sourcePid, "", null);
+    }
+
+    public boolean isMigration() {
+        return migrate != null;
     }
 
     @Override

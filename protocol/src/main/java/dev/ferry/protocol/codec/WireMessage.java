@@ -11,7 +11,8 @@ import dev.ferry.protocol.Wire;
  */
 public sealed interface WireMessage
         permits Hello, HelloAck, SnapshotBegin, ImageOpen, ImageData, ImageEnd,
-                SnapshotCommit, SnapshotAck, SnapshotAbort, ErrorMessage, SnapshotReady {
+                SnapshotCommit, SnapshotAck, SnapshotAbort, ErrorMessage, SnapshotReady,
+                SnapshotRestored {
 
     /** The frame type that carries this message. */
     FrameType type();

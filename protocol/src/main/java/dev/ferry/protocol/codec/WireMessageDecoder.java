@@ -75,6 +75,7 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
             case SNAPSHOT_ABORT -> snapshotAbort(frame);
             case ERROR -> error(frame);
             case SNAPSHOT_READY -> snapshotReady(frame);
+            case SNAPSHOT_RESTORED -> snapshotRestored(frame);
         };
     }
 
@@ -92,7 +93,16 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
         var p = parse(frame, dev.ferry.protocol.message.SnapshotBegin.parser());
         return new SnapshotBegin(snapshotName(frame, p.getSnapshot()),
                 notNegative(frame, "expected bytes", p.getExpectedBytes()),
-                notNegative(frame, "source pid", p.getSourcePid()));
+                notNegative(frame, "source pid", p.getSourcePid()), p.getCriuVersion(),
+                p.hasMigrate() ? p.getMigrate() : null);
+    }
+
+    private static SnapshotRestored snapshotRestored(Frame frame) {
+        var p = parse(frame, dev.ferry.protocol.message.SnapshotRestored.parser());
+        return new SnapshotRestored(snapshotName(frame, p.getSnapshot()),
+                notNegative(frame, "restored pid", p.getPid()),
+                notNegative(frame, "restore millis", p.getRestoreMillis()),
+                notNegative(frame, "bytes", p.getBytes()));
     }
 
     private static ImageOpen imageOpen(Frame frame) {

@@ -53,8 +53,12 @@ public class WireMessageEncoder extends MessageToMessageEncoder<WireMessage> {
             return dev.ferry.protocol.message.Hello.newBuilder()
                     .setVersion(m.version()).setNode(m.node()).setMaxFrameSize(m.maxFrameSize()).build();
         } else if (msg instanceof SnapshotBegin m) {
-            return dev.ferry.protocol.message.SnapshotBegin.newBuilder().setSnapshot(m.snapshot().value())
-                    .setExpectedBytes(m.expectedBytes()).setSourcePid(m.sourcePid()).build();
+            var b = dev.ferry.protocol.message.SnapshotBegin.newBuilder().setSnapshot(m.snapshot().value())
+                    .setExpectedBytes(m.expectedBytes()).setSourcePid(m.sourcePid()).setCriuVersion(m.criuVersion());
+            if (m.migrate() != null) {
+                b.setMigrate(m.migrate());
+            }
+            return b.build();
         } else if (msg instanceof ImageOpen m) {
             return dev.ferry.protocol.message.ImageOpen.newBuilder().setName(m.name().value()).build();
         } else if (msg instanceof ImageEnd m) {
@@ -74,6 +78,9 @@ public class WireMessageEncoder extends MessageToMessageEncoder<WireMessage> {
                     .setReason(m.reason()).build();
         } else if (msg instanceof SnapshotReady m) {
             return dev.ferry.protocol.message.SnapshotReady.newBuilder().setSnapshot(m.snapshot().value()).build();
+        } else if (msg instanceof SnapshotRestored m) {
+            return dev.ferry.protocol.message.SnapshotRestored.newBuilder().setSnapshot(m.snapshot().value())
+                    .setPid(m.pid()).setRestoreMillis(m.restoreMillis()).setBytes(m.bytes()).build();
         } else if (msg instanceof ErrorMessage m) {
             return dev.ferry.protocol.message.Error.newBuilder().setCode(m.code().wire())
                     .setMessage(m.message()).setSnapshot(m.snapshot()).build();

@@ -81,6 +81,10 @@ class WireMessageCodecTest {
                 new SnapshotAck(WEB1, 4, 2),
                 new SnapshotAbort(WEB1, "criu dump failed"),
                 new SnapshotReady(WEB1),
+                new SnapshotBegin(WEB1, 1 << 20, 77, "4.2.1", dev.ferry.protocol.message.MigrateSpec.newBuilder()
+                        .setMoveIp("10.0.0.100/32@eth0").setRestoreTimeoutMillis(120_000)
+                        .setRestore(dev.ferry.protocol.control.CriuOptions.newBuilder().setTcpEstablished(true)).build()),
+                new SnapshotRestored(WEB1, 4242, 120, 1 << 20),
                 new ErrorMessage(ErrorCode.MANIFEST_MISMATCH, "image count: 1 (expected: 2)", "web1"),
                 new ErrorMessage(ErrorCode.INTERNAL, "", ""));
         EmbeddedChannel ch = pipeline();
