@@ -14,7 +14,14 @@ host, port, interval, log, max_s = sys.argv[1], int(sys.argv[2]), float(sys.argv
 out = open(log, "a", buffering=1)
 end = time.time() + max_s
 try:
-    conn = socket.create_connection((host, port), timeout=30)
+    conn = None
+    while conn is None:  # the server may still be starting: retry refused connects for up to 15 s
+        try:
+            conn = socket.create_connection((host, port), timeout=30)
+        except ConnectionRefusedError:
+            if time.time() > end - max_s + 15:
+                raise
+            time.sleep(0.05)
     reader = conn.makefile("r")
     n = 0
     while time.time() < end:

@@ -14,7 +14,14 @@ out = open(log, "a", buffering=1)
 end = time.time() + max_s
 cmd = b"*2\r\n$4\r\nINCR\r\n$9\r\nferry:ctr\r\n"
 try:
-    conn = socket.create_connection((host, port), timeout=30)
+    conn = None
+    while conn is None:  # the server may still be starting: retry refused connects for up to 15 s
+        try:
+            conn = socket.create_connection((host, port), timeout=30)
+        except ConnectionRefusedError:
+            if time.time() > end - max_s + 15:
+                raise
+            time.sleep(0.05)
     reader = conn.makefile("rb")
     n = 0
     while time.time() < end:
