@@ -98,6 +98,26 @@ public final class SnapshotStore implements AutoCloseable {
         return false;
     }
 
+    /** What {@link #remove} did. */
+    public record Removal(StoredSnapshot snapshot, boolean removed) {
+    }
+
+    /**
+     * Removes the snapshot held under {@code name} and frees its memory, unless it is RECEIVING or RESTORING
+     * ({@code removed} false, the snapshot named so the caller can say why). Empty if no snapshot has that name.
+     * Under the store's lock, so a restore cannot start on it meanwhile.
+     */
+    public synchronized Optional<Removal> remove(SnapshotName name) {
+        StoredSnapshot s = snapshots.get(name);
+        if (s == null) {
+            return Optional.empty();
+        }
+        if (s.state() == StoredSnapshot.State.RECEIVING || s.state() == StoredSnapshot.State.RESTORING) {
+            return Optional.of(new Removal(s, false));
+        }
+        return Optional.of(new Removal(s, drop(s)));
+    }
+
     @Override
     public void close() {
         for (StoredSnapshot s : list()) {
