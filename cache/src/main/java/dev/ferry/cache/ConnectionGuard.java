@@ -59,6 +59,7 @@ final class ConnectionGuard extends ChannelDuplexHandler {
     public void channelActive(ChannelHandlerContext ctx) {
         counted = true;
         int open = openConnections.incrementAndGet();
+        events.connectionOpened();
         ctx.fireChannelActive();
         if (open > limits.maxConnections()) {
             refuse(ctx, ErrorCode.RESOURCE_LIMIT, "connections open at once: " + open + " (expected: <= "
@@ -99,6 +100,7 @@ final class ConnectionGuard extends ChannelDuplexHandler {
         if (counted) {
             counted = false;
             openConnections.decrementAndGet();
+            events.connectionClosed();
         }
         ctx.fireChannelInactive();
     }

@@ -2,6 +2,9 @@ package dev.ferry.cache;
 
 import dev.ferry.posix.NativeWarmup;
 import dev.ferry.protocol.control.ControlServer;
+import dev.ferry.protocol.metrics.DaemonMetrics;
+import dev.ferry.protocol.metrics.FerryMeters;
+import dev.ferry.protocol.metrics.MetricsConfig;
 import dev.ferry.protocol.tls.TlsContexts;
 import dev.ferry.restore.RestoreEngine;
 import io.netty.bootstrap.ServerBootstrap;
@@ -43,12 +46,14 @@ public final class ImageCache implements AutoCloseable {
     private final Channel server;
     private final ControlServer control;
     private final MigrationTarget migrations;
+    private final DaemonMetrics metrics;
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
     private boolean closed;
 
     private ImageCache(CacheConfig config, SnapshotStore store, EventLoopGroup group, Channel server, ControlServer control,
-                       MigrationTarget migrations) {
+                       MigrationTarget migrations, DaemonMetrics metrics) {
         this.migrations = migrations;
+        this.metrics = metrics;
         this.config = config;
         this.store = store;
         this.group = group;
@@ -61,7 +66,35 @@ public final class ImageCache implements AutoCloseable {
     }
 
     public static ImageCache start(CacheConfig config, CacheEvents events) throws IOException {
+        return start(config, events, MetricsConfig.OFF);
+    }
+
+    /** Starts the cache; with {@code metrics} enabled, serves {@code /metrics} first (closed last). */
+    public static ImageCache start(CacheConfig config, MetricsConfig metrics) throws IOException {
+        return start(config, CacheEvents.NONE, metrics);
+    }
+
+    /** Starts the cache, reporting to {@code events} and, when {@code metricsConfig} is enabled, to its meters. */
+    public static ImageCache start(CacheConfig config, CacheEvents events, MetricsConfig metricsConfig) throws IOException {
         SnapshotStore store = new SnapshotStore(new MemoryBudget(config.maxMemory()));
+        DaemonMetrics metrics = null;
+        if (metricsConfig.enabled()) {
+            CacheMetrics meters = new CacheMetrics(store);
+            metrics = DaemonMetrics.start(FerryMeters.ROLE_CACHE, metricsConfig, meters);
+            events = CacheEvents.both(events, meters);
+        }
+        try {
+            return start(config, store, events, metrics);
+        } catch (IOException | RuntimeException e) {
+            if (metrics != null) {
+                metrics.close();
+            }
+            throw e;
+        }
+    }
+
+    private static ImageCache start(CacheConfig config, SnapshotStore store, CacheEvents events, DaemonMetrics metrics)
+            throws IOException {
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends ServerChannel> channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
@@ -91,7 +124,7 @@ public final class ImageCache implements AutoCloseable {
             Files.createDirectories(work);
             NativeWarmup.run(work);
             control = ControlServer.start(config.runDir(), CacheConfig.CONTROL_SOCKET, "cache", config.controlAccess(),
-                    new CacheControl(store, new RestoreService(store, engine, config.restoreTimeout()), new VerifyService(store)));
+                    new CacheControl(store, new RestoreService(store, engine, config.restoreTimeout(), events), new VerifyService(store)));
         } catch (IOException | RuntimeException e) {
             server.close().syncUninterruptibly();
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
@@ -100,7 +133,7 @@ public final class ImageCache implements AutoCloseable {
         LOG.info(() -> "image-cache " + config.node() + ": listening on " + server.localAddress() + ", control socket "
                 + control.socket() + " (" + control.access().describe() + "), " + (tls == null ? "plain TCP" : "mutual TLS via " + TlsContexts.provider()) + ", max memory "
                 + config.maxMemory() + " bytes, CRIU " + config.criu().version());
-        return new ImageCache(config, store, group, server, control, migrations);
+        return new ImageCache(config, store, group, server, control, migrations, metrics);
     }
 
     /** The bound TCP address (useful with port 0). */
@@ -114,6 +147,11 @@ public final class ImageCache implements AutoCloseable {
 
     public SnapshotStore store() {
         return store;
+    }
+
+    /** Where {@code /metrics} is served, if metrics are on. */
+    public java.util.Optional<InetSocketAddress> metricsAddress() {
+        return java.util.Optional.ofNullable(metrics).map(DaemonMetrics::address);
     }
 
     public CompletableFuture<Void> terminationFuture() {
@@ -131,6 +169,9 @@ public final class ImageCache implements AutoCloseable {
         migrations.close();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         store.close();
+        if (metrics != null) {
+            metrics.close();
+        }
         LOG.info(() -> "image-cache " + config.node() + ": stopped");
         terminated.complete(null);
     }

@@ -131,6 +131,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                 peerKey = PeerSnapshots.keyOf(ctx.channel().remoteAddress());
             }
             if (!peerSnapshots.tryAcquire(peerKey, limits.maxSnapshotsPerPeer())) {
+                events.snapshotRefused(ErrorCode.RESOURCE_LIMIT);
                 throw new ProtocolException(ErrorCode.RESOURCE_LIMIT, "SNAPSHOT_BEGIN " + begin.snapshot() + ": "
                         + peerSnapshots.receiving(peerKey) + " snapshots already being received from " + peerKey
                         + " (expected: < " + limits.maxSnapshotsPerPeer()
@@ -140,6 +141,8 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                 current = store.begin(begin.snapshot(), peer, begin.expectedBytes());
             } catch (RuntimeException e) {
                 peerSnapshots.release(peerKey);
+                events.snapshotRefused(e instanceof ProtocolException pe ? pe.code() : ErrorCode.INTERNAL);
+                LOG.info(() -> "snapshot " + begin.snapshot() + ": refused from " + peer + ": " + e.getMessage());
                 throw e;
             }
             currentMigration = begin.migrate();
@@ -175,6 +178,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             }
             image.complete();
             streams.remove(end.streamId());
+            events.imageReceived(image.name());
         } else if (msg instanceof SnapshotCommit commit) {
             StoredSnapshot s = requireSnapshot("SNAPSHOT_COMMIT");
             if (!s.name().equals(commit.snapshot())) {

@@ -4,10 +4,12 @@ import dev.ferry.criu.CriuException;
 import dev.ferry.criu.CriuHints;
 import dev.ferry.criu.CriuOptions;
 import dev.ferry.criu.CriuOptionsMapping;
+import dev.ferry.criu.CriuStatsFile;
 import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.control.ControlServer;
 import dev.ferry.protocol.control.ControlSession;
 import dev.ferry.protocol.control.Request;
+import dev.ferry.protocol.control.Result;
 import dev.ferry.protocol.control.RestoreRequest;
 import dev.ferry.protocol.control.Results;
 import dev.ferry.protocol.image.ImageName;
@@ -23,6 +25,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Logger;
 
@@ -38,8 +41,17 @@ final class RestoreService implements ControlServer.Handler {
     private final SnapshotStore store;
     private final RestoreEngine engine;
     private final Duration timeout;
+    private final CacheEvents events;
+    /** Progress goes out at most this often while images are served. */
+    private static final long PROGRESS_EVERY_NANOS = 250_000_000L;
 
     RestoreService(SnapshotStore store, RestoreEngine engine, Duration timeout) {
+        this(store, engine, timeout, CacheEvents.NONE);
+    }
+
+    /** @param events told about served images and restore outcomes (metrics) */
+    RestoreService(SnapshotStore store, RestoreEngine engine, Duration timeout, CacheEvents events) {
+        this.events = events;
         this.store = store;
         this.engine = engine;
         this.timeout = timeout;
@@ -80,17 +92,28 @@ final class RestoreService implements ControlServer.Handler {
         }
         LOG.info(() -> "snapshot " + name + ": restore starting, " + snapshot.imageCount() + " images, "
                 + snapshot.bytes() + " bytes");
+        session.expectBytes(snapshot.bytes());
         session.progress("restore", 0, 0, "restoring " + name + " (" + snapshot.bytes() + " bytes)");
         AtomicLong served = new AtomicLong();
+        AtomicInteger servedImages = new AtomicInteger();
+        AtomicLong reportedAt = new AtomicLong(System.nanoTime());
+        long started = System.nanoTime();
         RestoreListener listener = new RestoreListener() {
             @Override
             public void phase(String phase) {
-                session.progress(phase, served.get(), 0, "");
+                LOG.info(() -> "snapshot " + name + ": restore " + phase);
+                session.progress(phase, served.get(), servedImages.get(), "");
             }
 
             @Override
             public void imageServed(ImageName image, long bytes) {
-                served.addAndGet(bytes);
+                long now = served.addAndGet(bytes);
+                int count = servedImages.incrementAndGet();
+                events.imageServed(image, bytes);
+                long last = reportedAt.get();
+                if (System.nanoTime() - last >= PROGRESS_EVERY_NANOS && reportedAt.compareAndSet(last, System.nanoTime())) {
+                    session.progress("serve", now, count, "");
+                }
             }
         };
         try {
@@ -98,14 +121,20 @@ final class RestoreService implements ControlServer.Handler {
             if (!r.getPidfile().isEmpty()) {
                 writePidfile(Path.of(r.getPidfile()), outcome.restoredPid());
             }
+            events.restoreFinished(true, outcome.duration());
+            Optional<dev.ferry.protocol.control.CriuStats> stats = CriuStatsFile.read(outcome.workDir());
             LOG.info(() -> "snapshot " + name + ": restored, pid " + outcome.restoredPid() + ", "
-                    + outcome.bytesServed() + " bytes served in " + outcome.duration().toMillis() + " ms");
+                    + outcome.bytesServed() + " bytes served in " + outcome.duration().toMillis() + " ms"
+                    + stats.filter(st -> st.hasRestore()).map(st -> "; CRIU's restore took "
+                            + st.getRestore().getRestoreTimeUs() / 1000 + " ms").orElse(""));
             if (!r.getKeep()) {
                 store.drop(snapshot);
             } else {
                 store.finishRestore(snapshot);
             }
-            session.result(Results.success("restored " + name + " as pid " + outcome.restoredPid())
+            Result.Builder done = Results.success("restored " + name + " as pid " + outcome.restoredPid());
+            stats.ifPresent(done::setCriuStats);
+            session.result(done
                     .setRestoredPid(outcome.restoredPid())
                     .setBytes(outcome.bytesServed())
                     .setImages(outcome.imagesServed())
@@ -114,15 +143,19 @@ final class RestoreService implements ControlServer.Handler {
                     .build());
         } catch (CriuException e) {
             store.finishRestore(snapshot);
+            events.restoreFinished(false, Duration.ofNanos(System.nanoTime() - started));
             LOG.warning(() -> "snapshot " + name + ": restore failed: " + e.getMessage());
             session.result(Results.failure(ExitCode.CRIU_FAILED, "criu restore of " + name + " failed (exit "
                     + e.exitCode() + "); the snapshot stays in the cache for a retry" + CriuHints.advice(e.logExcerpt()))
                     .toBuilder()
                     .addAllCriuLogExcerpt(e.logExcerpt())
                     .setCriuLogPath(String.valueOf(e.logPath()))
+                    .setCriuStats(CriuStatsFile.read(e.logPath() == null ? null : e.logPath().getParent())
+                            .orElse(dev.ferry.protocol.control.CriuStats.getDefaultInstance()))
                     .build());
         } catch (IOException | RuntimeException e) {
             store.finishRestore(snapshot);
+            events.restoreFinished(false, Duration.ofNanos(System.nanoTime() - started));
             LOG.warning(() -> "snapshot " + name + ": restore failed: " + e);
             session.result(Results.failure(ExitCode.FAILURE, "restore of " + name + " failed: " + e.getMessage()
                     + "; the snapshot stays in the cache for a retry"));

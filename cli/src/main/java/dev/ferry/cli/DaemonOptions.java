@@ -1,5 +1,6 @@
 package dev.ferry.cli;
 
+import dev.ferry.protocol.metrics.MetricsConfig;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -26,6 +27,26 @@ final class DaemonOptions {
 
     @Mixin
     TlsOptions tlsOptions;
+
+    @Option(names = "--metrics-port", paramLabel = "PORT",
+            description = "Serve Prometheus metrics at http://ADDR:PORT/metrics (0 = any free port; default: off).")
+    Integer metricsPort;
+
+    @Option(names = "--metrics-listen", paramLabel = "ADDR",
+            description = "Address for --metrics-port (default: " + MetricsConfig.DEFAULT_LISTEN + ").")
+    String metricsListen;
+
+    /** {@code --metrics-port}/{@code --metrics-listen}; throws IllegalArgumentException naming the bad option. */
+    MetricsConfig metrics() {
+        if (metricsPort == null) {
+            if (metricsListen != null) {
+                throw new IllegalArgumentException("--metrics-listen " + metricsListen
+                        + " without --metrics-port (expected: both, e.g. --metrics-port 9464)");
+            }
+            return MetricsConfig.OFF;
+        }
+        return MetricsConfig.on(metricsListen, metricsPort);
+    }
 
     String nodeName() {
         return node == null ? DaemonRunner.hostname() : node;

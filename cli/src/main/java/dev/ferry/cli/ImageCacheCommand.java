@@ -56,7 +56,9 @@ public final class ImageCacheCommand implements Callable<Integer> {
         Criu criu = checked.criu();
         TlsSettings tls = checked.tls();
         CacheConfig config;
+        dev.ferry.protocol.metrics.MetricsConfig metrics;
         try {
+            metrics = daemon.metrics();
             long max = maxMemory == null ? CacheConfig.defaultMaxMemory() : Bytes.parse(maxMemory);
             config = new CacheConfig(new InetSocketAddress(listen, port), daemon.runDir.resolve(), criu, max,
                     daemon.nodeName(), CacheConfig.DEFAULT_RESTORE_TIMEOUT,
@@ -67,13 +69,15 @@ public final class ImageCacheCommand implements Callable<Integer> {
         }
         ImageCache cache;
         try {
-            cache = ImageCache.start(config);
+            cache = ImageCache.start(config, metrics);
         } catch (IOException e) {
             err.println("ferry image-cache: " + e.getMessage());
             return ExitCode.FAILURE.code();
         }
         return DaemonRunner.run(cache, cache.terminationFuture(), spec.commandLine().getOut(),
                 "ready image-cache listening on " + cache.address().getAddress().getHostAddress() + ":"
-                        + cache.address().getPort() + " control " + cache.controlSocket());
+                        + cache.address().getPort() + " control " + cache.controlSocket()
+                        + cache.metricsAddress().map(a -> " metrics " + a.getAddress().getHostAddress() + ":" + a.getPort())
+                                .orElse(""));
     }
 }

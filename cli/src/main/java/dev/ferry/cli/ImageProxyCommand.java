@@ -50,7 +50,9 @@ public final class ImageProxyCommand implements Callable<Integer> {
         Criu criu = checked.criu();
         TlsSettings tls = checked.tls();
         ProxyConfig config;
+        dev.ferry.protocol.metrics.MetricsConfig metrics;
         try {
+            metrics = daemon.metrics();
             if (commitTimeoutSeconds <= 0) {
                 throw new IllegalArgumentException("--commit-timeout: " + commitTimeoutSeconds + " (expected: > 0 seconds)");
             }
@@ -63,12 +65,14 @@ public final class ImageProxyCommand implements Callable<Integer> {
         }
         ImageProxy proxy;
         try {
-            proxy = ImageProxy.start(config);
+            proxy = ImageProxy.start(config, metrics);
         } catch (IOException e) {
             err.println("ferry image-proxy: " + e.getMessage());
             return ExitCode.FAILURE.code();
         }
         return DaemonRunner.run(proxy, proxy.terminationFuture(), spec.commandLine().getOut(),
-                "ready image-proxy to " + address + ":" + port + " control " + proxy.controlSocket());
+                "ready image-proxy to " + address + ":" + port + " control " + proxy.controlSocket()
+                        + proxy.metricsAddress().map(a -> " metrics " + a.getAddress().getHostAddress() + ":" + a.getPort())
+                                .orElse(""));
     }
 }

@@ -4,6 +4,8 @@ import dev.ferry.criu.CriuException;
 import dev.ferry.criu.CriuHints;
 import dev.ferry.criu.CriuOptions;
 import dev.ferry.criu.CriuOptionsMapping;
+import dev.ferry.criu.CriuStatsFile;
+import dev.ferry.protocol.control.CriuStats;
 import dev.ferry.dump.DumpEngine;
 import dev.ferry.dump.DumpJob;
 import dev.ferry.dump.DumpListener;
@@ -28,6 +30,9 @@ import java.io.IOException;
 import java.time.Duration;
 import io.netty.handler.ssl.SslContext;
 
+import java.time.Duration;
+import java.util.Optional;
+
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -43,6 +48,8 @@ final class DumpService implements ControlServer.Handler {
 
     private static final Logger LOG = Logger.getLogger(DumpService.class.getName());
     private static final long PROGRESS_EVERY_BYTES = 64L << 20;
+    /** Progress also goes out this often while bytes flow, so that a client's rate and ETA stay live. */
+    private static final long PROGRESS_EVERY_NANOS = 250_000_000L;
     /** Dumps that fail for a transient CRIU reason ({@link CriuHints#isTransientDumpFailure}) are tried this often. */
     private static final int TRANSIENT_ATTEMPTS = 3;
 
@@ -52,10 +59,18 @@ final class DumpService implements ControlServer.Handler {
     private final Class<? extends Channel> channelClass;
     private final SslContext tls;
     private final MigrationSource migrations;
+    private final ProxyEvents events;
 
     /** @param tls the client TLS context towards the cache, or null for plain TCP */
     DumpService(ProxyConfig config, DumpEngine engine, EventLoopGroup group, Class<? extends Channel> channelClass,
                 SslContext tls) {
+        this(config, engine, group, channelClass, tls, ProxyEvents.NONE);
+    }
+
+    /** @param events told about links, bytes, images and outcomes (metrics) */
+    DumpService(ProxyConfig config, DumpEngine engine, EventLoopGroup group, Class<? extends Channel> channelClass,
+                SslContext tls, ProxyEvents events) {
+        this.events = events;
         this.tls = tls;
         this.config = config;
         this.engine = engine;
@@ -142,6 +157,7 @@ final class DumpService implements ControlServer.Handler {
         SnapshotName name = plan.name();
         long pid = plan.pid();
         long expected = ProcessMemory.treeRss(pid);
+        session.expectBytes(expected);
         session.progress("connect", 0, 0, "connecting to the image-cache at " + plan.target());
         CacheLink link;
         try {
@@ -149,25 +165,35 @@ final class DumpService implements ControlServer.Handler {
                     config.connectTimeout(), tls);
         } catch (CacheLinkException e) {
             LOG.warning(() -> "snapshot " + name + ": " + e.getMessage());
+            events.snapshotRefused(null);
             return Results.failure(ExitCode.PEER_UNREACHABLE, e.getMessage() + "; process " + pid + " was not touched");
         }
+        events.linkOpened();
+        LOG.info(() -> "snapshot " + name + ": connected to the image-cache at " + link.target() + ", announcing");
         try {
             link.begin(new SnapshotBegin(name, expected, pid, config.criu().version(), plan.migrate()),
                     config.connectTimeout());
         } catch (IOException e) {
             link.close();
+            events.linkClosed();
+            events.snapshotRefused(e instanceof CacheRefusedException refused ? refused.code() : null);
+            if (e instanceof CacheRefusedException refused) {
+                events.error(refused.code());
+            }
             ExitCode code = e instanceof CacheRefusedException refused ? exitFor(refused.code()) : ExitCode.PEER_UNREACHABLE;
             LOG.warning(() -> "snapshot " + name + ": " + e.getMessage());
             return Results.failure(code, "snapshot " + name + ": " + e.getMessage() + "; process " + pid + " was not touched");
         }
         long started = System.nanoTime();
-        try (link) {
+        LOG.info(() -> "snapshot " + name + ": accepted by the image-cache at " + link.target());
+        try (link; ProxyEvents.Closing linkClosed = events::linkClosed) {
             LOG.info(() -> "snapshot " + name + ": dump of pid " + pid + " starting (about " + expected + " bytes) to "
                     + link.target());
             AtomicLong bytes = new AtomicLong();
             AtomicLong reported = new AtomicLong();
             AtomicInteger images = new AtomicInteger();
             java.util.concurrent.atomic.AtomicBoolean acknowledged = new java.util.concurrent.atomic.AtomicBoolean();
+            AtomicLong reportedAt = new AtomicLong(System.nanoTime());
             DumpListener listener = new DumpListener() {
                 @Override
                 public void phase(String reported) {
@@ -182,8 +208,12 @@ final class DumpService implements ControlServer.Handler {
                 @Override
                 public void bytes(long delta) {
                     long now = bytes.addAndGet(delta);
+                    events.bytesSent(delta);
                     long last = reported.get();
-                    if (now - last >= PROGRESS_EVERY_BYTES && reported.compareAndSet(last, now)) {
+                    long lastAt = reportedAt.get();
+                    boolean due = now - last >= PROGRESS_EVERY_BYTES || System.nanoTime() - lastAt >= PROGRESS_EVERY_NANOS;
+                    if (due && reported.compareAndSet(last, now)) {
+                        reportedAt.set(System.nanoTime());
                         session.progress("stream", now, images.get(), "");
                     }
                 }
@@ -191,6 +221,7 @@ final class DumpService implements ControlServer.Handler {
                 @Override
                 public void imageFinished(ImageDigest digest) {
                     images.incrementAndGet();
+                    events.imageSent(digest.name());
                 }
             };
             if (plan.migrate() != null) {
@@ -203,13 +234,21 @@ final class DumpService implements ControlServer.Handler {
             DumpJob job = new DumpJob(pid, name, plan.options(), config.commitTimeout().plus(plan.restoreTime()),
                     config.dumpTimeout().plus(plan.restoreTime()));
             DumpOutcome outcome = engine.dump(job, link, listener);
+            Optional<CriuStats> stats = CriuStatsFile.read(outcome.workDir());
+            events.snapshotCommitted(outcome.duration());
+            stats.filter(CriuStats::hasDump).ifPresent(st -> events.frozen(Duration.ofNanos(st.getDump().getFrozenTimeUs() * 1000)));
             if (plan.migrate() != null) {
-                return migrations.handOver(plan, link, outcome, session);
+                Result handedOver = migrations.handOver(plan, link, outcome, session);
+                return stats.isPresent() ? handedOver.toBuilder().setCriuStats(stats.get()).build() : handedOver;
             }
             LOG.info(() -> "snapshot " + name + ": dump done, " + outcome.images() + " images, " + outcome.bytes()
-                    + " bytes in " + outcome.duration().toMillis() + " ms, acknowledged by " + link.target());
-            return Results.success("dumped pid " + pid + " into " + name + " on " + link.target() + ": "
-                            + outcome.images() + " images, " + outcome.bytes() + " bytes, verified")
+                    + " bytes in " + outcome.duration().toMillis() + " ms, acknowledged by " + link.target()
+                    + stats.filter(CriuStats::hasDump).map(st -> "; CRIU kept the source frozen for "
+                            + st.getDump().getFrozenTimeUs() / 1000 + " ms").orElse(""));
+            Result.Builder done = Results.success("dumped pid " + pid + " into " + name + " on " + link.target() + ": "
+                            + outcome.images() + " images, " + outcome.bytes() + " bytes, verified");
+            stats.ifPresent(done::setCriuStats);
+            return done
                     .setBytes(outcome.bytes())
                     .setImages(outcome.images())
                     .setDurationMillis(outcome.duration().toMillis())
@@ -218,6 +257,10 @@ final class DumpService implements ControlServer.Handler {
         } catch (IOException | RuntimeException e) {
             link.abort(e.getMessage());
             Result result = failure(name, pid, link, e);
+            events.snapshotAborted(Duration.ofNanos(System.nanoTime() - started));
+            if (link.failure() instanceof CacheRefusedException refused) {
+                events.error(refused.code());
+            }
             LOG.warning(() -> "snapshot " + name + ": dump failed after " + (System.nanoTime() - started) / 1_000_000
                     + " ms: " + result.getMessage());
             return result;
@@ -247,6 +290,9 @@ final class DumpService implements ControlServer.Handler {
         while (t != null) {
             if (t instanceof CriuException ce) {
                 b.addAllCriuLogExcerpt(ce.logExcerpt()).setCriuLogPath(String.valueOf(ce.logPath()));
+                if (ce.logPath() != null) {
+                    CriuStatsFile.read(ce.logPath().getParent()).ifPresent(b::setCriuStats);
+                }
                 break;
             }
             t = t.getCause();

@@ -3,6 +3,9 @@ package dev.ferry.proxy;
 import dev.ferry.dump.DumpEngine;
 import dev.ferry.posix.NativeWarmup;
 import dev.ferry.protocol.control.ControlServer;
+import dev.ferry.protocol.metrics.DaemonMetrics;
+import dev.ferry.protocol.metrics.FerryMeters;
+import dev.ferry.protocol.metrics.MetricsConfig;
 import dev.ferry.protocol.tls.TlsContexts;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
@@ -36,10 +39,13 @@ public final class ImageProxy implements AutoCloseable {
     private final EventLoopGroup group;
     private final ControlServer control;
     private final SslContext tls;
+    private final DaemonMetrics metrics;
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
     private boolean closed;
 
-    private ImageProxy(ProxyConfig config, EventLoopGroup group, ControlServer control, SslContext tls) {
+    private ImageProxy(ProxyConfig config, EventLoopGroup group, ControlServer control, SslContext tls,
+                       DaemonMetrics metrics) {
+        this.metrics = metrics;
         this.tls = tls;
         this.config = config;
         this.group = group;
@@ -47,6 +53,25 @@ public final class ImageProxy implements AutoCloseable {
     }
 
     public static ImageProxy start(ProxyConfig config) throws IOException {
+        return start(config, MetricsConfig.OFF);
+    }
+
+    /** Starts the proxy; with {@code metrics} enabled, serves {@code /metrics} first (closed last). */
+    public static ImageProxy start(ProxyConfig config, MetricsConfig metricsConfig) throws IOException {
+        ProxyMetrics meters = new ProxyMetrics();
+        DaemonMetrics metrics = metricsConfig.enabled()
+                ? DaemonMetrics.start(FerryMeters.ROLE_PROXY, metricsConfig, meters) : null;
+        try {
+            return start(config, metrics, metrics == null ? ProxyEvents.NONE : meters);
+        } catch (IOException | RuntimeException e) {
+            if (metrics != null) {
+                metrics.close();
+            }
+            throw e;
+        }
+    }
+
+    private static ImageProxy start(ProxyConfig config, DaemonMetrics metrics, ProxyEvents events) throws IOException {
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends Channel> channelClass = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
@@ -59,12 +84,12 @@ public final class ImageProxy implements AutoCloseable {
             NativeWarmup.run(work);
             DumpEngine engine = new DumpEngine(config.criu(), work);
             control = ControlServer.start(config.runDir(), ProxyConfig.CONTROL_SOCKET, "proxy", config.controlAccess(),
-                    new DumpService(config, engine, group, channelClass, tls));
+                    new DumpService(config, engine, group, channelClass, tls, events));
         } catch (IOException | RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             throw e;
         }
-        ImageProxy proxy = new ImageProxy(config, group, control, tls);
+        ImageProxy proxy = new ImageProxy(config, group, control, tls, metrics);
         LOG.info(() -> "image-proxy " + config.node() + ": control socket " + control.socket() + " ("
                 + control.access().describe() + "), image-cache "
                 + config.cacheHost() + ":" + config.cachePort() + (tls == null ? " (plain TCP)" : " (mutual TLS via " + TlsContexts.provider() + ")") + ", CRIU " + config.criu().version());
@@ -86,6 +111,11 @@ public final class ImageProxy implements AutoCloseable {
         return control.socket();
     }
 
+    /** Where {@code /metrics} is served, if metrics are on. */
+    public java.util.Optional<java.net.InetSocketAddress> metricsAddress() {
+        return java.util.Optional.ofNullable(metrics).map(DaemonMetrics::address);
+    }
+
     public CompletableFuture<Void> terminationFuture() {
         return terminated;
     }
@@ -98,6 +128,9 @@ public final class ImageProxy implements AutoCloseable {
         closed = true;
         control.close();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        if (metrics != null) {
+            metrics.close();
+        }
         LOG.info(() -> "image-proxy " + config.node() + ": stopped");
         terminated.complete(null);
     }

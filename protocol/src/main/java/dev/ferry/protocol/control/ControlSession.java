@@ -12,13 +12,25 @@ public final class ControlSession {
     private final OutputStream out;
     private boolean open = true;
     private boolean resultSent;
+    private long expectedBytes;
 
     ControlSession(OutputStream out) {
         this.out = out;
     }
 
     public synchronized void progress(Progress progress) {
+        if (expectedBytes > 0 && progress.getExpectedBytes() == 0) {
+            progress = progress.toBuilder().setExpectedBytes(expectedBytes).build();
+        }
         send(Event.newBuilder().setProgress(progress).build());
+    }
+
+    /**
+     * What the work should weigh in all, for the client's ETA: stamped on every later progress event that does not
+     * carry its own {@code expected_bytes}. 0 = unknown.
+     */
+    public synchronized void expectBytes(long bytes) {
+        expectedBytes = Math.max(0, bytes);
     }
 
     public void progress(String phase, long bytes, int images, String message) {
