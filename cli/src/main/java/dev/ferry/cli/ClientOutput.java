@@ -4,23 +4,34 @@ import dev.ferry.cache.CacheConfig;
 import dev.ferry.protocol.control.ControlClient;
 import dev.ferry.protocol.control.Progress;
 import dev.ferry.protocol.control.Request;
+import dev.ferry.protocol.control.Result;
 import dev.ferry.proxy.ProxyConfig;
 import picocli.CommandLine.Model.CommandSpec;
-import dev.ferry.protocol.control.Result;
 
 import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
-/** How client commands show a daemon's progress and result: progress and errors on stderr, results on stdout. */
+/**
+ * How client commands show a daemon's progress and result: progress ({@link ProgressRenderer}) and errors on
+ * stderr, results on stdout, as a line for people or, with {@code --json}, as exactly one JSON object.
+ */
 final class ClientOutput {
 
     private final PrintWriter out;
     private final PrintWriter err;
     private final String command;
+    private ProgressRenderer progress;
 
     ClientOutput(PrintWriter out, PrintWriter err, String command) {
+        this(out, err, command, ProgressRenderer.Mode.detect());
+    }
+
+    ClientOutput(PrintWriter out, PrintWriter err, String command, ProgressRenderer.Mode mode) {
         this.out = out;
         this.err = err;
         this.command = command;
+        this.progress = new ProgressRenderer(err, command, mode);
     }
 
     /** Output through the command's picocli writers. */
@@ -30,27 +41,29 @@ final class ClientOutput {
 
     /** Sends {@code request} to the image-proxy in the run dir, showing its progress; returns its result. */
     Result askProxy(RunDirOption runDir, Request request) {
-        return ControlClient.call(runDir.resolve().resolve(ProxyConfig.CONTROL_SOCKET), "image-proxy", request, this::progress);
+        return ask(runDir.resolve().resolve(ProxyConfig.CONTROL_SOCKET), "image-proxy", request);
     }
 
     /** Sends {@code request} to the image-cache in the run dir, showing its progress; returns its result. */
     Result askCache(RunDirOption runDir, Request request) {
-        return ControlClient.call(runDir.resolve().resolve(CacheConfig.CONTROL_SOCKET), "image-cache", request, this::progress);
+        return ask(runDir.resolve().resolve(CacheConfig.CONTROL_SOCKET), "image-cache", request);
+    }
+
+    private Result ask(java.nio.file.Path socket, String daemon, Request request) {
+        try {
+            return ControlClient.call(socket, daemon, request, this::progress);
+        } finally {
+            progress.finish();
+        }
     }
 
     void progress(Progress p) {
-        StringBuilder b = new StringBuilder(command).append(": ").append(p.getPhase());
-        if (p.getBytes() > 0) {
-            b.append(' ').append(Bytes.human(p.getBytes()));
-        }
-        if (p.getImages() > 0) {
-            b.append(", ").append(p.getImages()).append(" images");
-        }
-        if (!p.getMessage().isEmpty()) {
-            b.append(" — ").append(p.getMessage());
-        }
-        err.println(b);
-        err.flush();
+        progress.accept(p);
+    }
+
+    /** The renderer that showed (and timed) the progress of the last request. */
+    ProgressRenderer renderer() {
+        return progress;
     }
 
     /** Prints the result and returns the exit code it carries. */
@@ -60,6 +73,11 @@ final class ClientOutput {
             out.flush();
             return 0;
         }
+        printError(r);
+        return exitCode(r);
+    }
+
+    private void printError(Result r) {
         err.println(command + ": error: " + r.getMessage());
         if (r.getCriuLogExcerptCount() > 0) {
             err.println("CRIU log (" + r.getCriuLogPath() + "):");
@@ -70,6 +88,65 @@ final class ClientOutput {
             err.println("CRIU log: " + r.getCriuLogPath());
         }
         err.flush();
-        return r.getExitCode() == 0 ? 1 : r.getExitCode();
+    }
+
+    static int exitCode(Result r) {
+        return r.getOk() ? 0 : r.getExitCode() == 0 ? 1 : r.getExitCode();
+    }
+
+    /**
+     * The fields every {@code --json} result starts with: ok, exit_code, message, and the CRIU log when there is
+     * one. Callers add theirs and hand the map to {@link #json}.
+     */
+    static Map<String, Object> jsonBase(Result r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("ok", r.getOk());
+        m.put("exit_code", exitCode(r));
+        m.put("message", r.getMessage());
+        return m;
+    }
+
+    /**
+     * The JSON result of a transfer (dump, restore, migrate): snapshot, pid, bytes, images, duration, rate, the
+     * phases as the progress showed them, CRIU's log and CRIU's own statistics.
+     *
+     * @param pid the dumped pid, or for a restore the restored one
+     */
+    Map<String, Object> transferJson(Result r, String snapshot, long pid) {
+        Map<String, Object> m = jsonBase(r);
+        m.put("command", command.replaceFirst("^ferry ", ""));
+        m.put("snapshot", snapshot);
+        m.put("pid", pid);
+        m.put("bytes", r.getBytes());
+        m.put("images", r.getImages());
+        m.put("duration_ms", r.getDurationMillis());
+        m.put("rate_bytes_per_s", r.getDurationMillis() > 0 ? r.getBytes() * 1000 / r.getDurationMillis() : 0);
+        m.put("phases", progress.phasesJson());
+        m.put("criu_log", r.getCriuLogPath());
+        if (r.getCriuLogExcerptCount() > 0) {
+            m.put("criu_log_excerpt", r.getCriuLogExcerptList());
+        }
+        Map<String, Object> criu = new LinkedHashMap<>();
+        if (r.getCriuStats().hasDump()) {
+            criu.put("dump", Json.fields(r.getCriuStats().getDump()));
+        }
+        if (r.getCriuStats().hasRestore()) {
+            criu.put("restore", Json.fields(r.getCriuStats().getRestore()));
+        }
+        m.put("criu_stats", criu);
+        return m;
+    }
+
+    /**
+     * Prints {@code json} as exactly one line on stdout (for a failure, also the human error on stderr) and returns
+     * the result's exit code.
+     */
+    int json(Result r, Map<String, Object> json) {
+        out.println(Json.write(json));
+        out.flush();
+        if (!r.getOk()) {
+            printError(r);
+        }
+        return exitCode(r);
     }
 }

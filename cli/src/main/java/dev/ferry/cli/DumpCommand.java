@@ -37,6 +37,10 @@ public final class DumpCommand implements Callable<Integer> {
     @Option(names = "--network-lock", paramLabel = "METHOD", description = "CRIU --network-lock: nftables, iptables or skip.")
     String networkLock;
 
+    @Option(names = "--json", description = "Print exactly one JSON object on stdout: ferry's figures (snapshot, pid,"
+            + " bytes, images, duration, rate, phases) and CRIU's own statistics; see docs/usage.md.")
+    boolean json;
+
     @Mixin
     CriuPassThrough criu;
 
@@ -57,6 +61,6 @@ public final class DumpCommand implements Callable<Integer> {
                 .build();
         ClientOutput output = ClientOutput.of(spec, "ferry dump");
         Result result = output.askProxy(runDir, request);
-        return output.result(result);
+        return json ? output.json(result, output.transferJson(result, snapshot, pid)) : output.result(result);
     }
 }

@@ -8,7 +8,7 @@ import picocli.CommandLine.Spec;
 /** {@code ferry images}: what the local image-cache holds. Subcommands talk to it over its control socket. */
 @Command(name = "images", mixinStandardHelpOptions = true,
         description = "Inspect the snapshots the local image-cache holds (target node).",
-        subcommands = {ImagesLsCommand.class, ImagesVerifyCommand.class})
+        subcommands = {ImagesLsCommand.class, ImagesShowCommand.class, ImagesRmCommand.class, ImagesVerifyCommand.class})
 public final class ImagesCommand implements Runnable {
 
     @Spec
@@ -16,6 +16,6 @@ public final class ImagesCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing subcommand (expected: ls or verify)");
+        throw new ParameterException(spec.commandLine(), "missing subcommand (expected: ls, show, rm or verify)");
     }
 }

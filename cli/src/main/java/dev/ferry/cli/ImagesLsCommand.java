@@ -7,6 +7,7 @@ import dev.ferry.protocol.control.SnapshotInfo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
@@ -24,6 +25,9 @@ public final class ImagesLsCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Option(names = "--json", description = "Print one JSON object on stdout: {\"ok\":..., \"snapshots\":[...]}.")
+    boolean json;
+
     @Mixin
     RunDirOption runDir;
 
@@ -33,6 +37,11 @@ public final class ImagesLsCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ClientOutput output = ClientOutput.of(spec, "ferry images ls");
         Result result = output.askCache(runDir, request);
+        if (json) {
+            var m = ClientOutput.jsonBase(result);
+            m.put("snapshots", result.getSnapshotsList().stream().map(Json::fields).toList());
+            return output.json(result, m);
+        }
         if (!result.getOk()) {
             return output.result(result);
         }

@@ -37,6 +37,10 @@ public final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--keep", description = "Keep the snapshot in the cache after a successful restore (default: drop it).")
     boolean keep;
 
+    @Option(names = "--json", description = "Print exactly one JSON object on stdout: ferry's figures (snapshot, pid,"
+            + " bytes, images, duration, rate, phases) and CRIU's own statistics; see docs/usage.md.")
+    boolean json;
+
     @Mixin
     CriuPassThrough criu;
 
@@ -58,6 +62,6 @@ public final class RestoreCommand implements Callable<Integer> {
                 .build();
         ClientOutput output = ClientOutput.of(spec, "ferry restore");
         Result result = output.askCache(runDir, request);
-        return output.result(result);
+        return json ? output.json(result, output.transferJson(result, snapshot, result.getRestoredPid())) : output.result(result);
     }
 }
