@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ferry.cache.CacheConfig;
 import dev.ferry.cache.ImageCache;
+import dev.ferry.cli.lab.PrometheusText;
 import dev.ferry.criu.Criu;
 import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.criu.CriuImageReader;

@@ -186,6 +186,11 @@ final class LabFixture implements AutoCloseable {
         return pid;
     }
 
+    /** {@code ferry args...} in node {@code ns} (a client command: images, restore, ...), echoed to stdout. */
+    FerryResult ferry(String ns, List<String> args) throws IOException, InterruptedException {
+        return jar.run(lab, ns, CLIENT_TIMEOUT, echo(String.join(" ", args.subList(0, Math.min(2, args.size())))), args);
+    }
+
     private static FerryRun.LineListener echo(String tag) {
         return (stderr, line) -> System.out.println("[" + tag + (stderr ? " err] " : "] ") + line);
     }

@@ -47,6 +47,8 @@ public final class FerryDaemons implements AutoCloseable {
     private final int port;
     private final List<String> jvmOptions;
     private final List<String> extraCacheSans = new ArrayList<>();
+    private final List<String> extraCacheArgs = new ArrayList<>();
+    private final List<String> extraProxyArgs = new ArrayList<>();
     private boolean insecure;
     private String proxyAddress;
     private int proxyPort;
@@ -145,6 +147,18 @@ public final class FerryDaemons implements AutoCloseable {
         return this;
     }
 
+    /** Adds options to every later start of the cache (e.g. {@code --metrics-port 9464}). */
+    public FerryDaemons cacheOptions(String... args) {
+        extraCacheArgs.addAll(List.of(args));
+        return this;
+    }
+
+    /** Adds options to every later start of the proxy. */
+    public FerryDaemons proxyOptions(String... args) {
+        extraProxyArgs.addAll(List.of(args));
+        return this;
+    }
+
     private List<String> tlsOptions(String node) {
         if (insecure) {
             return List.of("--insecure");
@@ -180,6 +194,7 @@ public final class FerryDaemons implements AutoCloseable {
         if (!insecure) {
             args.addAll(List.of("--tls-allow", "source"));
         }
+        args.addAll(extraCacheArgs);
         cache = startDaemon("image-cache", lab.targetNs(), targetRunDir, cacheOut(), cacheLog(), concat(args,
                 tlsOptions("target")));
     }
@@ -194,10 +209,10 @@ public final class FerryDaemons implements AutoCloseable {
         }
         String address = proxyAddress != null ? proxyAddress : lab.targetIp();
         int dialPort = proxyAddress != null ? proxyPort : port;
-        proxy = startDaemon("image-proxy", lab.sourceNs(), sourceRunDir, proxyOut(), proxyLog(), concat(
+        proxy = startDaemon("image-proxy", lab.sourceNs(), sourceRunDir, proxyOut(), proxyLog(), concat(concat(
                 List.of("image-proxy", "--address", address, "--port", Integer.toString(dialPort),
                         "--run-dir", sourceRunDir.toString(), "--criu", criu.toString()),
-                tlsOptions("source")));
+                tlsOptions("source")), extraProxyArgs));
     }
 
     private Process startDaemon(String name, String ns, Path runDir, Path out, Path log, List<String> args)
