@@ -102,7 +102,7 @@ public final class ImageCache implements AutoCloseable {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(0, io);
         Path work = config.runDir().resolve("cache-work");
         RestoreEngine engine = new RestoreEngine(config.criu(), work);
-        MigrationTarget migrations = new MigrationTarget(store, engine, config.criu(), config.node());
+        MigrationTarget migrations = new MigrationTarget(store, engine, config.criu(), config.node(), events);
         Channel server;
         try {
             server = new ServerBootstrap()

@@ -52,6 +52,7 @@ final class MigrationTarget implements AutoCloseable {
     private final RestoreEngine engine;
     private final Criu criu;
     private final String node;
+    private final CacheEvents events;
     private final ExecutorService restores = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "ferry-migrate-restore");
         t.setDaemon(true);
@@ -59,6 +60,12 @@ final class MigrationTarget implements AutoCloseable {
     });
 
     MigrationTarget(SnapshotStore store, RestoreEngine engine, Criu criu, String node) {
+        this(store, engine, criu, node, CacheEvents.NONE);
+    }
+
+    /** @param events told about served images and restore outcomes (metrics) */
+    MigrationTarget(SnapshotStore store, RestoreEngine engine, Criu criu, String node, CacheEvents events) {
+        this.events = events;
         this.store = store;
         this.engine = engine;
         this.criu = criu;
@@ -132,6 +139,7 @@ final class MigrationTarget implements AutoCloseable {
         }
         ServiceAddress address = spec.getMoveIp().isEmpty() ? null : ServiceAddress.parse(spec.getMoveIp());
         String device = null;
+        long started = System.nanoTime();
         try {
             CriuOptions options = CriuOptionsMapping.from(spec.getRestore());
             Duration timeout = spec.getRestoreTimeoutMillis() > 0
@@ -145,7 +153,18 @@ final class MigrationTarget implements AutoCloseable {
             LOG.info(() -> "snapshot " + name + ": migration restore starting, " + snapshot.imageCount() + " images, "
                     + snapshot.bytes() + " bytes");
             RestoreOutcome outcome = engine.restore(new RestoreJob(snapshot.name(), options, timeout), snapshot,
-                    RestoreListener.NONE);
+                    new RestoreListener() {
+                        @Override
+                        public void phase(String phase) {
+                            LOG.info(() -> "snapshot " + name + ": migration restore " + phase);
+                        }
+
+                        @Override
+                        public void imageServed(dev.ferry.protocol.image.ImageName image, long bytes) {
+                            events.imageServed(image, bytes);
+                        }
+                    });
+            events.restoreFinished(true, outcome.duration());
             if (!channel.isActive()) {
                 LOG.warning(() -> "snapshot " + name + ": restored as pid " + outcome.restoredPid() + ", but the"
                         + " connection to " + peer + " is gone, so the source was resumed there; killing the restored tree");
@@ -162,12 +181,14 @@ final class MigrationTarget implements AutoCloseable {
             channel.writeAndFlush(new SnapshotRestored(snapshot.name(), outcome.restoredPid(),
                     outcome.duration().toMillis(), outcome.bytesServed()));
         } catch (CriuException e) {
+            events.restoreFinished(false, Duration.ofNanos(System.nanoTime() - started));
             removeQuietly(address, device, name);
             LOG.warning(() -> "snapshot " + name + ": migration restore failed: " + e.getMessage());
             channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, "criu restore on target " + node
                     + " failed (exit " + e.exitCode() + ")" + CriuHints.advice(e.logExcerpt()) + "\n"
                     + String.join("\n", e.logExcerpt()) + "\nlog on the target: " + e.logPath(), name));
         } catch (IOException | RuntimeException e) {
+            events.restoreFinished(false, Duration.ofNanos(System.nanoTime() - started));
             removeQuietly(address, device, name);
             LOG.warning(() -> "snapshot " + name + ": migration restore failed: " + e);
             channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, "restore on target " + node + " failed: "

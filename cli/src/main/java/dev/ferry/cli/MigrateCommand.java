@@ -54,6 +54,10 @@ public final class MigrateCommand implements Callable<Integer> {
             description = "How long the target's restore may take; the source stays frozen meanwhile (default: ${DEFAULT-VALUE}).")
     long restoreTimeoutSeconds;
 
+    @Option(names = "--json", description = "Print exactly one JSON object on stdout: ferry's figures (as for dump),"
+            + " the migration's phases, freeze time, target and whether the source runs on; see docs/usage.md.")
+    boolean json;
+
     @Mixin
     CriuPassThrough criu;
 
@@ -94,6 +98,14 @@ public final class MigrateCommand implements Callable<Integer> {
         }
         ClientOutput output = ClientOutput.of(spec, "ferry migrate");
         Result result = output.askProxy(runDir, Request.newBuilder().setMigrate(b).build());
+        if (json) {
+            java.util.Map<String, Object> m = output.transferJson(result, snapshot == null ? "" : snapshot, pid);
+            m.put("migrate_phases", result.getMigratePhasesList().stream().map(Json::fields).toList());
+            m.put("freeze_ms", result.getFreezeMillis());
+            m.put("target", result.getTarget());
+            m.put("source_resumed", result.getSourceResumed());
+            return output.json(result, m);
+        }
         int code = output.result(result);
         if (result.getMigratePhasesCount() > 0) {
             PrintWriter out = result.getOk() ? spec.commandLine().getOut() : err;
