@@ -9,24 +9,31 @@
 #   raw:        socat moving the snapshot's number of bytes across the same bridge (the link's limit)
 # plus the daemons' peak RSS and CPU seconds per GB, and the ratios against the targets (bench/README.md).
 #
-# Usage (root): bench/migrate.sh [--sizes 1,2,4] [--runs 3] [--paths ferry,raw,disk,pageserver] [--jfr]
-#   --sizes in GiB (a suffix M means MiB, for quick checks: --sizes 256M); one warm-up run per size is not counted
+# Usage (root): bench/migrate.sh [--sizes 1,2,4] [--runs 3] [--warmups 1] [--paths ferry,raw,disk,pageserver]
+#                                 [--jfr] [--perf]
+#   --sizes in GiB (a suffix M means MiB, for quick checks: --sizes 256M); each size starts with --warmups
+#           uncounted runs of every path (fresh daemons per size still JIT-compile in the first counted runs)
 #   --jfr   records the daemons with Java Flight Recorder into bench/results/ (adds some overhead)
+#   --perf  records every `ferry dump` and `ferry restore` system-wide with `perf record -a -g` (profiling only)
 # Results: bench/results/migrate-<timestamp>.json, .runs.jsonl, .svg and -logs/. Everything it creates (namespaces
 # fbench-*, processes, tmpfs dirs) is removed on exit, Ctrl-C included; processes are ended by PID only.
 set -euo pipefail
 
 sizes=1,2,4
 runs=3
+warmups=1
 paths=ferry,raw,disk,pageserver
 jfr=0
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+perf=0
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) sizes=${2:?}; shift 2;;
     --runs) runs=${2:?}; shift 2;;
+    --warmups) warmups=${2:?}; shift 2;;
     --paths) paths=${2:?}; shift 2;;
     --jfr) jfr=1; shift;;
+    --perf) perf=1; shift;;
     -h|--help) usage;;
     *) echo "bench: unknown argument '$1'" >&2; usage;;
   esac
@@ -34,6 +41,7 @@ done
 [[ "$sizes" =~ ^[1-9][0-9]*M?(,[1-9][0-9]*M?)*$ ]] \
   || { echo "bench: --sizes: '$sizes' (expected: GiB, comma-separated, e.g. 1,2,4; a suffix M means MiB: 256M)" >&2; exit 2; }
 [[ "$runs" =~ ^[1-9][0-9]?$ ]] || { echo "bench: --runs: '$runs' (expected: 1..99)" >&2; exit 2; }
+[[ "$warmups" =~ ^[0-9]$ ]] || { echo "bench: --warmups: '$warmups' (expected: 0..9)" >&2; exit 2; }
 [[ "$paths" =~ ^(ferry|raw|disk|pageserver)(,(ferry|raw|disk|pageserver))*$ ]] \
   || { echo "bench: --paths: '$paths' (expected: a comma-separated subset of ferry,raw,disk,pageserver)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (CRIU and network namespaces need it)" >&2; exit 1; }
@@ -264,17 +272,27 @@ stop_daemons() {
 }
 cpu_ticks() { local f; f=$(stat_fields "$1"); set -- $f; echo $(( ${12} + ${13} )); }   # utime + stime
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# Per-thread CPU of both daemons (and of CRIU, their reaped child) around each dump and restore: which
+# thread a miss is spent in. Written to logs/<snapshot>-threads.txt.
+tasks_snapshot() { "$py" "$report" tasks-snapshot "$work/tasks-$1.json" "$proxy_pid" "$cache_pid"; }
+tasks_delta() { "$py" "$report" tasks-delta "$work/tasks-$1.json" "$work/tasks-$2.json" "proxy=$proxy_pid" "cache=$cache_pid"; }
 
 # ---------------------------------------------------------------- the paths; each records one JSON line
 # Each takes MIB RUN WARMUP(true|false). A `ferry migrate` path is one more function and one more name in --paths.
 last_bytes=0
 path_ferry() {
-  local mib=$1 r=$2 warm=$3 name="fb-$1m-$2" t0 t1 t2 t3 out dump_res bytes images wd restore_res
+  local mib=$1 r=$2 warm=$3 name="fb-$1m-$2" t0 t1 t2 t3 out dump_res bytes images wd restore_res profile=()
+  local rss_before rss_held rss_after
   start_workload "$mib"
+  [ "$perf" = 1 ] && profile=(perf record -q -a -g -o "$results/migrate-$stamp-$name-dump.perf" --)
+  rss_before=$(rss_kib "$cache_pid")
+  tasks_snapshot "$name-0"
   t0=$(now_us)
-  timeout "$STEP" "${ferry_java[@]}" -jar "$jar" dump -t "$workload" -D "$name" --remote --run-dir "$work/src-run" \
+  timeout "$STEP" "${profile[@]}" "${ferry_java[@]}" -jar "$jar" dump -t "$workload" -D "$name" --remote --run-dir "$work/src-run" \
     >"$work/logs/$name-dump.out" 2>&1 || { cat "$work/logs/$name-dump.out" >&2; die "ferry dump failed"; }
   t1=$(now_us)
+  tasks_snapshot "$name-1"
   out=$(grep 'bytes, verified' "$work/logs/$name-dump.out") || die "ferry dump: no result line in $work/logs/$name-dump.out"
   dump_res=$(sed -n 's/.*(\([0-9]*\) ms)$/\1/p' <<< "$out")
   bytes=$(sed -n 's/.* \([0-9]*\) bytes, verified.*/\1/p' <<< "$out")
@@ -282,19 +300,25 @@ path_ferry() {
   wd=$(ls -td "$work/src-run/proxy-work"/d-*); wd=${wd%%$'\n'*}   # one dump at a time: the newest is ours
   read_stats "$wd/stats-dump"
   cp "$wd/dump.log" "$work/logs/$name-criu-dump.log"
+  rss_held=$(rss_kib "$cache_pid")
   wait_gone "$workload"
   rm -f "$work/restored.pid"
   t2=$(now_us)
-  timeout "$STEP" "${ferry_java[@]}" -jar "$jar" restore -D "$name" --remote -d --pidfile "$work/restored.pid" \
+  [ "$perf" = 1 ] && profile=(perf record -q -a -g -o "$results/migrate-$stamp-$name-restore.perf" --)
+  timeout "$STEP" "${profile[@]}" "${ferry_java[@]}" -jar "$jar" restore -D "$name" --remote -d --pidfile "$work/restored.pid" \
     --run-dir "$work/dst-run" >"$work/logs/$name-restore.out" 2>&1 || { cat "$work/logs/$name-restore.out" >&2; die "ferry restore failed"; }
   t3=$(now_us)
+  tasks_snapshot "$name-2"
+  { echo "CPU per thread during the dump ($name)"; tasks_delta "$name-0" "$name-1"
+    echo; echo "CPU per thread during the restore ($name)"; tasks_delta "$name-1" "$name-2"; } > "$work/logs/$name-threads.txt"
   restore_res=$(sed -n 's/.*(\([0-9]*\) ms)$/\1/p' "$work/logs/$name-restore.out")
   [ -n "$restore_res" ] || die "ferry restore: no duration in $work/logs/$name-restore.out"
   end_restored "$work/restored.pid"
+  rss_after=$(rss_kib "$cache_pid")   # the snapshot was dropped after its restore
   last_bytes=$bytes
-  record "{\"path\":\"ferry\",\"size_mib\":$mib,\"run\":$r,\"warmup\":$warm,\"bytes\":$bytes,\"images\":$images,$(stats_json),\"dump_result_ms\":$dump_res,\"dump_cmd_ms\":$(( (t1 - t0) / 1000 )),\"restore_ms\":$restore_res,\"restore_cmd_ms\":$(( (t3 - t2) / 1000 )),\"e2e_ms\":$(( freeze + restore_res )),\"e2e_wall_ms\":$(( (t3 - t0) / 1000 ))}"
-  printf '  ferry      dump %6d ms                restore %6d ms  e2e %6d ms  (%d bytes, %d images)\n' \
-    "$freeze" "$restore_res" $(( freeze + restore_res )) "$bytes" "$images"
+  record "{\"path\":\"ferry\",\"size_mib\":$mib,\"run\":$r,\"warmup\":$warm,\"bytes\":$bytes,\"images\":$images,$(stats_json),\"dump_result_ms\":$dump_res,\"dump_cmd_ms\":$(( (t1 - t0) / 1000 )),\"restore_ms\":$restore_res,\"restore_cmd_ms\":$(( (t3 - t2) / 1000 )),\"e2e_ms\":$(( freeze + restore_res )),\"e2e_wall_ms\":$(( (t3 - t0) / 1000 )),\"cache_rss_before_kib\":$rss_before,\"cache_rss_held_kib\":$rss_held,\"cache_rss_after_kib\":$rss_after}"
+  printf '  ferry      dump %6d ms                restore %6d ms  e2e %6d ms  (%d bytes, %d images; cache RSS %d/%d/%d MiB)\n' \
+    "$freeze" "$restore_res" $(( freeze + restore_res )) "$bytes" "$images" $(( rss_before / 1024 )) $(( rss_held / 1024 )) $(( rss_after / 1024 ))
 }
 
 path_raw() {  # the snapshot's number of bytes: /dev/zero -> socat -> bridge -> socat -> /dev/null
@@ -374,7 +398,7 @@ cpu_delta() { "$py" "$report" cpu-delta "$work/cpu-$1.json" "$work/cpu-$2.json";
 
 # ---------------------------------------------------------------- main
 lab_up
-echo "bench: nodes ${P}src ($SRC_IP) and ${P}dst ($DST_IP), bridge in ${P}sw; sizes $sizes; $runs runs + 1 warm-up; paths $paths"
+echo "bench: nodes ${P}src ($SRC_IP) and ${P}dst ($DST_IP), bridge in ${P}sw; sizes $sizes; $runs runs + $warmups warm-up; paths $paths"
 cpu_snapshot a; sleep 2; cpu_snapshot b
 echo "bench: load before: loadavg $(cut -d' ' -f1-3 /proc/loadavg); over 2 s: $(cpu_delta a b)"
 daemons_json=""
@@ -390,9 +414,9 @@ for size in "${size_list[@]}"; do
   echo "== $mib MiB"
   has_path ferry && start_daemons "${mib}m"
   load0=$(cut -d' ' -f1 /proc/loadavg); cpu_snapshot "s$mib"
-  for ((r = 0; r <= runs; r++)); do
-    warm=false; [ "$r" = 0 ] && warm=true
-    if [ "$r" = 0 ]; then echo " warm-up (not counted)"; else echo " run $r"; fi
+  for ((r = 1 - warmups; r <= runs; r++)); do   # runs numbered <= 0 are warm-ups
+    warm=false; [ "$r" -le 0 ] && warm=true
+    if [ "$r" -le 0 ]; then echo " warm-up (not counted)"; else echo " run $r"; fi
     if [ "$r" = 1 ] && has_path ferry; then p0=$(cpu_ticks "$proxy_pid"); c0=$(cpu_ticks "$cache_pid"); fi
     if has_path ferry; then path_ferry "$mib" "$r" "$warm"; fi
     if has_path raw; then path_raw "$mib" "$r" "$warm"; fi
@@ -416,7 +440,7 @@ for size in "${size_list[@]}"; do
 done
 
 cat > "$work/meta.json" <<EOF
-{"started":"$stamp","runs":$runs,"warmups":1,"sizes":"$sizes","paths":"$paths",
+{"started":"$stamp","runs":$runs,"warmups":$warmups,"sizes":"$sizes","paths":"$paths",
  "machine":{"cpus":$(nproc),"mem_gib":$(awk '/^MemTotal:/ {print int($2 / 1048576)}' /proc/meminfo),"kernel":"$(uname -r)",
   "thp":"$(cat /sys/kernel/mm/transparent_hugepage/enabled)","criu":"$("$criu" --version | awk '/Version/ {print $2}')",
   "java":"$(java -version 2>&1 | head -1 | tr -d '"')","socat":"$(socat -V | awk '/socat version/ {print $3}')",

@@ -5,6 +5,8 @@ ratios against the targets, a JSON file, a text table and an SVG chart. Standard
   migrate_report.py stats FILE          -> "freezing_us frozen_us memdump_us memwrite_us pages_written"
   migrate_report.py cpu-snapshot OUT ROOT_PID    per-process CPU ticks of everything not descending from ROOT_PID
   migrate_report.py cpu-delta A B                -> one line: machine busy %, others' CPU between two snapshots
+  migrate_report.py tasks-snapshot OUT PID...    per-thread CPU ticks of PIDs (and their reaped children)
+  migrate_report.py tasks-delta A B [NAME=PID]... -> CPU seconds per thread between two snapshots
   migrate_report.py report RUNS META OUT_JSON OUT_SVG
       RUNS: one JSON object per line (one per path, size and run; see migrate.sh)
       META: one JSON object (machine, load, daemon figures per size)
@@ -133,6 +135,61 @@ def cpu_delta(a_path, b_path):
         busy, ncpu, share(others), (": " + ", ".join("%s %.0f%%" % (c, share(t)) for c, t in top if t > 0)) if others else ""))
 
 
+def tasks_snapshot(path, pids):
+    """Per-thread CPU ticks of the given processes, plus what their reaped children used (cutime+cstime:
+    for the image-proxy that is CRIU's dump, for the image-cache CRIU's restore)."""
+    snap = {}
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                raw = f.read()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2:].split()
+        snap["%d children (criu)" % pid] = int(fields[13]) + int(fields[14])
+        snap["%d process" % pid] = int(fields[11]) + int(fields[12])   # includes threads that have exited
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            comm = raw[raw.index("(") + 1:raw.rindex(")")]
+            fields = raw[raw.rindex(")") + 2:].split()
+            snap["%d %s %s" % (pid, tid, comm)] = int(fields[11]) + int(fields[12])
+    with open(path, "w") as f:
+        json.dump(snap, f)
+
+
+def tasks_delta(a_path, b_path, names):
+    """CPU seconds per thread between two snapshots, busiest first; names maps pid -> daemon name."""
+    with open(a_path) as f:
+        a = json.load(f)
+    with open(b_path) as f:
+        b = json.load(f)
+    hz = os.sysconf("SC_CLK_TCK")
+    rows = sorted(((v - a.get(k, 0)) / hz, k) for k, v in b.items())
+    process, live, criu = {}, {}, {}
+    for sec, key in rows:
+        pid, rest = key.split(" ", 1)
+        if rest == "process":
+            process[pid] = sec
+        elif rest == "children (criu)":
+            criu[pid] = sec
+        else:
+            live[pid] = live.get(pid, 0) + sec
+    out = []
+    for pid in sorted(process):
+        out.append("%-6s %7.2f s CPU: its threads %.2f s (of which threads that have exited since, e.g. drain/serve: %.2f s),"
+                   " CRIU it ran %.2f s" % (names.get(pid, pid), process[pid] + criu.get(pid, 0), process[pid],
+                                            process[pid] - live.get(pid, 0), criu.get(pid, 0)))
+    for sec, key in reversed(rows):
+        if sec >= 0.01 and not key.endswith(" process"):
+            parts = key.split(" ", 2)
+            out.append("%-6s %7.2f s  %s" % (names.get(parts[0], parts[0]), sec, parts[-1] if len(parts) == 3 else parts[1]))
+    return "\n".join(out)
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -229,6 +286,10 @@ def print_table(agg, meta):
                   " e2e wall incl. 2 client JVM starts %s s" % (
                       fmt(g("ferry", "dump_result_ms")), fmt(g("ferry", "dump_cmd_ms")),
                       fmt(g("ferry", "restore_cmd_ms")), fmt(g("ferry", "e2e_wall_ms"))))
+        if fe.get("cache_rss_held_kib") is not None:
+            print("cache RSS (median): before the dump %s MiB, holding the snapshot %s MiB, after its restore dropped it %s MiB" % (
+                fmt(g("ferry", "cache_rss_before_kib", 1024), "", 0), fmt(g("ferry", "cache_rss_held_kib", 1024), "", 0),
+                fmt(g("ferry", "cache_rss_after_kib", 1024), "", 0)))
         d = e["daemons"]
         if d:
             print("daemons: proxy peak RSS %s MiB, %s CPU-s; cache peak RSS %s MiB, %s CPU-s; over %s GB moved" % (
@@ -327,6 +388,10 @@ def main(argv):
         cpu_snapshot(argv[2], int(argv[3]))
     elif len(argv) == 4 and argv[1] == "cpu-delta":
         print(cpu_delta(argv[2], argv[3]))
+    elif len(argv) >= 4 and argv[1] == "tasks-snapshot":
+        tasks_snapshot(argv[2], [int(p) for p in argv[3:]])
+    elif len(argv) >= 4 and argv[1] == "tasks-delta":
+        print(tasks_delta(argv[2], argv[3], dict(kv.split("=", 1)[::-1] for kv in argv[4:])))
     elif len(argv) == 6 and argv[1] == "report":
         report(*argv[2:])
     else:
