@@ -276,6 +276,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # Per-thread CPU of both daemons (and of CRIU, their reaped child) around each dump and restore: which
 # thread a miss is spent in. Written to logs/<snapshot>-threads.txt.
 tasks_snapshot() { "$py" "$report" tasks-snapshot "$work/tasks-$1.json" "$proxy_pid" "$cache_pid"; }
+tasks_total() { "$py" "$report" tasks-total "$work/tasks-$1.json" "$work/tasks-$2.json" "$3"; }
 tasks_delta() { "$py" "$report" tasks-delta "$work/tasks-$1.json" "$work/tasks-$2.json" "proxy=$proxy_pid" "cache=$cache_pid"; }
 
 # ---------------------------------------------------------------- the paths; each records one JSON line
@@ -316,25 +317,29 @@ path_ferry() {
   end_restored "$work/restored.pid"
   rss_after=$(rss_kib "$cache_pid")   # the snapshot was dropped after its restore
   last_bytes=$bytes
-  record "{\"path\":\"ferry\",\"size_mib\":$mib,\"run\":$r,\"warmup\":$warm,\"bytes\":$bytes,\"images\":$images,$(stats_json),\"dump_result_ms\":$dump_res,\"dump_cmd_ms\":$(( (t1 - t0) / 1000 )),\"restore_ms\":$restore_res,\"restore_cmd_ms\":$(( (t3 - t2) / 1000 )),\"e2e_ms\":$(( freeze + restore_res )),\"e2e_wall_ms\":$(( (t3 - t0) / 1000 )),\"cache_rss_before_kib\":$rss_before,\"cache_rss_held_kib\":$rss_held,\"cache_rss_after_kib\":$rss_after}"
+  record "{\"path\":\"ferry\",\"size_mib\":$mib,\"run\":$r,\"warmup\":$warm,\"bytes\":$bytes,\"images\":$images,$(stats_json),\"dump_result_ms\":$dump_res,\"dump_cmd_ms\":$(( (t1 - t0) / 1000 )),\"restore_ms\":$restore_res,\"restore_cmd_ms\":$(( (t3 - t2) / 1000 )),\"e2e_ms\":$(( freeze + restore_res )),\"e2e_wall_ms\":$(( (t3 - t0) / 1000 )),\"cache_rss_before_kib\":$rss_before,\"cache_rss_held_kib\":$rss_held,\"cache_rss_after_kib\":$rss_after,\"dump_cpu_proxy_ms\":$(tasks_total "$name-0" "$name-1" "$proxy_pid"),\"dump_cpu_cache_ms\":$(tasks_total "$name-0" "$name-1" "$cache_pid")}"
   printf '  ferry      dump %6d ms                restore %6d ms  e2e %6d ms  (%d bytes, %d images; cache RSS %d/%d/%d MiB)\n' \
     "$freeze" "$restore_res" $(( freeze + restore_res )) "$bytes" "$images" $(( rss_before / 1024 )) $(( rss_held / 1024 )) $(( rss_after / 1024 ))
 }
 
 path_raw() {  # the snapshot's number of bytes: /dev/zero -> socat -> bridge -> socat -> /dev/null
-  local mib=$1 r=$2 warm=$3 bytes=$last_bytes rx t0 ms
+  local mib=$1 r=$2 warm=$3 bytes=$last_bytes rx t0 ms tx_cpu rx_cpu TIMEFORMAT='%U %S'
   [ "$bytes" -gt 0 ] || bytes=$(( mib << 20 ))
-  "${IN_DST[@]}" socat -b"$BUF" -u TCP-LISTEN:"$RAW_PORT",bind="$DST_IP",reuseaddr OPEN:/dev/null >"$work/logs/raw-rx.log" 2>&1 9>&- &
+  # bash's `time` reports the CPU (user, sys) of each socat for the CPU-per-GB comparison with ferry
+  ( time "${IN_DST[@]}" socat -b"$BUF" -u TCP-LISTEN:"$RAW_PORT",bind="$DST_IP",reuseaddr OPEN:/dev/null ) \
+    2>"$work/raw-rx.time" 9>&- &
   rx=$!; own "$rx"
   listening dst "$RAW_PORT"
   t0=$(now_us)
-  timeout "$STEP" "${IN_SRC[@]}" socat -b"$BUF" -u OPEN:/dev/zero,readbytes="$bytes" TCP:"$DST_IP:$RAW_PORT" \
-    || die "raw socat failed"
-  wait "$rx" || die "raw socat receiver failed"
+  { time timeout "$STEP" "${IN_SRC[@]}" socat -b"$BUF" -u OPEN:/dev/zero,readbytes="$bytes" TCP:"$DST_IP:$RAW_PORT"; } \
+    2>"$work/raw-tx.time" || die "raw socat failed: $(cat "$work/raw-tx.time")"
+  wait "$rx" || die "raw socat receiver failed: $(cat "$work/raw-rx.time")"
   ms=$(ms_since "$t0")
   unset "started[$rx]"
-  record "{\"path\":\"raw\",\"size_mib\":$mib,\"run\":$r,\"warmup\":$warm,\"bytes\":$bytes,\"raw_ms\":$ms}"
-  printf '  raw        %6d ms for %d bytes\n' "$ms" "$bytes"
+  tx_cpu=$(awk 'END {printf "%d", ($1 + $2) * 1000}' "$work/raw-tx.time")
+  rx_cpu=$(awk 'END {printf "%d", ($1 + $2) * 1000}' "$work/raw-rx.time")
+  record "{\"path\":\"raw\",\"size_mib\":$mib,\"run\":$r,\"warmup\":$warm,\"bytes\":$bytes,\"raw_ms\":$ms,\"tx_cpu_ms\":$tx_cpu,\"rx_cpu_ms\":$rx_cpu}"
+  printf '  raw        %6d ms for %d bytes (CPU: sender %d ms, receiver %d ms)\n' "$ms" "$bytes" "$tx_cpu" "$rx_cpu"
 }
 
 path_disk() {

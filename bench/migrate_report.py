@@ -7,6 +7,7 @@ ratios against the targets, a JSON file, a text table and an SVG chart. Standard
   migrate_report.py cpu-delta A B                -> one line: machine busy %, others' CPU between two snapshots
   migrate_report.py tasks-snapshot OUT PID...    per-thread CPU ticks of PIDs (and their reaped children)
   migrate_report.py tasks-delta A B [NAME=PID]... -> CPU seconds per thread between two snapshots
+  migrate_report.py tasks-total A B PID          -> CPU ms of PID (threads + reaped children) between them
   migrate_report.py report RUNS META OUT_JSON OUT_SVG
       RUNS: one JSON object per line (one per path, size and run; see migrate.sh)
       META: one JSON object (machine, load, daemon figures per size)
@@ -190,6 +191,18 @@ def tasks_delta(a_path, b_path, names):
     return "\n".join(out)
 
 
+def tasks_total_ms(a_path, b_path, pid):
+    """CPU milliseconds of process PID between two snapshots: all its threads (exited ones too) and the
+    children it reaped (CRIU)."""
+    with open(a_path) as f:
+        a = json.load(f)
+    with open(b_path) as f:
+        b = json.load(f)
+    keys = ("%s process" % pid, "%s children (criu)" % pid)
+    ticks = sum(b.get(k, 0) - a.get(k, 0) for k in keys)
+    return int(ticks * 1000 / os.sysconf("SC_CLK_TCK"))
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -286,6 +299,13 @@ def print_table(agg, meta):
                   " e2e wall incl. 2 client JVM starts %s s" % (
                       fmt(g("ferry", "dump_result_ms")), fmt(g("ferry", "dump_cmd_ms")),
                       fmt(g("ferry", "restore_cmd_ms")), fmt(g("ferry", "e2e_wall_ms"))))
+        if fe.get("dump_cpu_proxy_ms") is not None and bytes_:
+            gb = bytes_ / GB
+            raw = p.get("raw", {}).get("median", {})
+            print("CPU per GB during the dump: proxy (with CRIU) %s, cache %s; raw socat: sender %s, receiver %s" % (
+                fmt(fe["dump_cpu_proxy_ms"] / 1000 / gb), fmt(fe["dump_cpu_cache_ms"] / 1000 / gb),
+                fmt(raw["tx_cpu_ms"] / 1000 / gb if raw.get("tx_cpu_ms") is not None else None),
+                fmt(raw["rx_cpu_ms"] / 1000 / gb if raw.get("rx_cpu_ms") is not None else None)))
         if fe.get("cache_rss_held_kib") is not None:
             print("cache RSS (median): before the dump %s MiB, holding the snapshot %s MiB, after its restore dropped it %s MiB" % (
                 fmt(g("ferry", "cache_rss_before_kib", 1024), "", 0), fmt(g("ferry", "cache_rss_held_kib", 1024), "", 0),
@@ -321,9 +341,11 @@ def svg_chart(agg, meta, path):
             v = agg[size]["paths"].get(key, {}).get("median", {}).get(field)
             values[(size, key, field)] = None if v is None else v / 1000.0 / (size / 1024)
     top = max([v for v in values.values() if v] or [1.0])
-    top = max(0.5, (int(top * 4) + 1) / 4.0)
-    w, h, left, bottom, topm = 760, 420, 60, 60, 50
-    plot_w, plot_h = w - left - 230, h - bottom - topm
+    step = next(st for st in (0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100) if top / st <= 6)
+    ticks = int(top / step) + 1
+    top = ticks * step
+    w, h, left, bottom, topm = 820, 420, 60, 60, 50
+    plot_w, plot_h = w - left - 290, h - bottom - topm
     group_w = plot_w / max(1, len(sizes))
     bar_w = group_w * 0.8 / len(SERIES)
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">' % (w, h),
@@ -332,9 +354,9 @@ def svg_chart(agg, meta, path):
            % (left, meta.get("runs")),
            '<text x="%d" y="38" fill="#555">lower is better; two network-namespace nodes on one 2-core machine; %s</text>'
            % (left, meta.get("started", ""))]
-    for i in range(5):
-        v = top * i / 4
-        y = topm + plot_h - plot_h * i / 4
+    for i in range(ticks + 1):
+        v = step * i
+        y = topm + plot_h - plot_h * i / ticks
         out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>' % (left, y, left + plot_w, y))
         out.append('<text x="%d" y="%.1f" text-anchor="end">%.2f</text>' % (left - 6, y + 4, v))
     out.append('<text x="15" y="%d" transform="rotate(-90 15 %d)">s / GiB</text>' % (topm + plot_h / 2, topm + plot_h / 2))
@@ -356,8 +378,9 @@ def svg_chart(agg, meta, path):
         y = topm + 10 + si * 22
         out.append('<rect x="%d" y="%d" width="14" height="14" fill="%s"/>' % (left + plot_w + 15, y, colour))
         out.append('<text x="%d" y="%d">%s</text>' % (left + plot_w + 35, y + 11, label if len(label) < 30 else label[:label.index(" (")]))
-    out.append('<text x="%d" y="%d" fill="#555" font-size="10">disk / page-server e2e = dump + copy + restore</text>'
-               % (left + plot_w + 15, topm + 10 + len(SERIES) * 22 + 10))
+    for i, note in enumerate(("dump: freeze -> commit acknowledged", "end-to-end: freeze -> running on target",
+                              "CRIU paths: dump + copy + restore")):
+        out.append('<text x="%d" y="%d" fill="#555" font-size="10">%s</text>' % (left + plot_w + 15, topm + 20 + (len(SERIES) + i) * 22, note))
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
@@ -392,6 +415,8 @@ def main(argv):
         tasks_snapshot(argv[2], [int(p) for p in argv[3:]])
     elif len(argv) >= 4 and argv[1] == "tasks-delta":
         print(tasks_delta(argv[2], argv[3], dict(kv.split("=", 1)[::-1] for kv in argv[4:])))
+    elif len(argv) == 5 and argv[1] == "tasks-total":
+        print(tasks_total_ms(argv[2], argv[3], argv[4]))
     elif len(argv) == 6 and argv[1] == "report":
         report(*argv[2:])
     else:
