@@ -25,7 +25,7 @@ warmups=1
 paths=ferry,raw,disk,pageserver
 jfr=0
 perf=0
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0" >&2; exit 2; }   # the header comment
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) sizes=${2:?}; shift 2;;
@@ -68,6 +68,7 @@ for tool in ip nsenter unshare setsid tar java mvn timeout flock ss; do
   command -v "$tool" >/dev/null || { echo "bench: '$tool' not found" >&2; exit 1; }
 done
 [ -x "$py" ] || { echo "bench: $py not found" >&2; exit 1; }
+[ "$perf" = 0 ] || command -v perf >/dev/null || { echo "bench: --perf needs perf (Debian: linux-perf)" >&2; exit 1; }
 if ! command -v socat >/dev/null; then
   echo "bench: installing socat ..." >&2
   apt-get install -y -q socat >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q socat >/dev/null; }
