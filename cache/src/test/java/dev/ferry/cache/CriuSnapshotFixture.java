@@ -28,7 +28,7 @@ import java.util.Map;
 import java.util.zip.CRC32C;
 
 /**
- * The images of a real CRIU 4.2.1 dump (test resources {@code criu-4.2.1-sh-sleep/}: sh with two sleeping children,
+ * The images of a real CRIU 4.2.1 dump (test resources {@code criu-4.2.1-sh-sleep/*.img.fixture}, renamed so no *.img is ever tracked: sh with two sleeping children,
  * pids 1, 2 and 8 of their PID namespace), plus zero-filled pages images of the dumped sizes, and a scripted
  * image-proxy that sends them through the cache's real receive path.
  */
@@ -43,7 +43,7 @@ final class CriuSnapshotFixture {
     }
 
     static byte[] resource(String name) throws IOException {
-        try (InputStream in = CriuSnapshotFixture.class.getResourceAsStream(DIR + name)) {
+        try (InputStream in = CriuSnapshotFixture.class.getResourceAsStream(DIR + name + ".fixture")) {
             if (in == null) {
                 throw new IOException("missing test resource " + DIR + name);
             }
