@@ -14,6 +14,7 @@ import dev.ferry.protocol.codec.SnapshotAck;
 import dev.ferry.protocol.codec.SnapshotBegin;
 import dev.ferry.protocol.codec.SnapshotCommit;
 import dev.ferry.protocol.codec.SnapshotReady;
+import dev.ferry.protocol.codec.SnapshotResume;
 import dev.ferry.protocol.codec.WireMessage;
 import dev.ferry.protocol.image.SnapshotName;
 import io.netty.channel.ChannelFutureListener;
@@ -206,6 +207,12 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             if (current != null && current.name().equals(abort.snapshot())) {
                 LOG.info(() -> "snapshot " + abort.snapshot() + ": aborted by " + peer + ": " + abort.reason());
                 dropCurrent("aborted");
+            }
+        } else if (msg instanceof SnapshotResume resume) {
+            if (migrations == null || !migrations.resume(ctx.channel(), resume.snapshot())) {
+                throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "SNAPSHOT_RESUME for " + resume.snapshot()
+                        + ", which is not held for this connection (expected: SNAPSHOT_RESUME only in answer to"
+                        + " SNAPSHOT_HELD)");
             }
         } else if (msg instanceof ErrorMessage error) {
             LOG.warning(() -> "peer " + peer + " reported " + error.code() + ": " + error.message());

@@ -10,43 +10,63 @@ import dev.ferry.posix.Processes;
 import dev.ferry.protocol.ErrorCode;
 import dev.ferry.protocol.codec.ErrorMessage;
 import dev.ferry.protocol.codec.SnapshotBegin;
+import dev.ferry.protocol.codec.SnapshotHeld;
 import dev.ferry.protocol.codec.SnapshotRestored;
+import dev.ferry.protocol.image.SnapshotName;
 import dev.ferry.protocol.message.MigrateSpec;
 import dev.ferry.restore.RestoreEngine;
 import dev.ferry.restore.RestoreJob;
 import dev.ferry.restore.RestoreListener;
 import dev.ferry.restore.RestoreOutcome;
+import dev.ferry.restore.ResumeGate;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelId;
 
 import java.io.IOException;
 import java.net.NetworkInterface;
 import java.net.SocketException;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.logging.Logger;
 
 /**
  * The target's half of {@code ferry migrate}. Before the source is frozen ({@link #preflight}, on SNAPSHOT_BEGIN):
  * this node's CRIU has the source's version, {@code criu check} passes, the restore options are valid, and the
  * service address is not already assigned here. After the verified commit ({@link #restoreAfterCommit}, on a
- * thread of its own): add the service address quietly, restore, and only if that succeeded announce the address
- * (gratuitous ARP) and answer SNAPSHOT_RESTORED; on failure remove the address again and answer ERROR
- * RESTORE_FAILED, so the proxy makes CRIU resume the source. The snapshot is dropped either way: after a failed
- * migration the source runs on and the images are stale.
+ * thread of its own): add the service address quietly and restore. At CRIU's post-restore the tree is restored
+ * but has not run and the network lock still holds: answer SNAPSHOT_HELD and wait for the proxy's SNAPSHOT_RESUME
+ * ({@link #resume}), which it sends only while the source is still frozen. With it, CRIU resumes the tree; then
+ * announce the address (gratuitous ARP) and answer SNAPSHOT_RESTORED. Without it (the connection closed, or
+ * {@link #RESUME_TIMEOUT} passed) CRIU kills the tree before it ever ran. On any failure remove the address again
+ * and answer ERROR RESTORE_FAILED, so the proxy makes CRIU resume the source. The snapshot is dropped either way:
+ * after a failed migration the source runs on and the images are stale.
  *
- * <p>If the connection to the proxy is gone when the restore succeeds, the proxy has already made CRIU resume the
- * source; the restored tree is then killed and the address removed, so the process never runs twice. (Should the
- * connection break in the instant after SNAPSHOT_RESTORED was written, both may run; see docs/migrate.md.)
+ * <p>If the connection is gone after RESUME, when CRIU has resumed the tree, the proxy has made CRIU resume the
+ * source too; the restored tree is then killed and the address removed. (Should the connection break in the
+ * instant after SNAPSHOT_RESTORED was written, both may run; see docs/migrate.md.)
  *
- * <p>Ownership: owns its restore threads; {@link #close} stops taking work and waits briefly for running restores.
+ * <p>Ownership: owns its restore threads and the table of held trees; {@link #close} stops taking work and waits
+ * briefly for running restores.
  */
 final class MigrationTarget implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(MigrationTarget.class.getName());
     private static final Duration DEFAULT_RESTORE_TIMEOUT = Duration.ofMinutes(2);
+    /** How long a restored tree is held at post-restore waiting for SNAPSHOT_RESUME before it is killed unrun. */
+    static final Duration RESUME_TIMEOUT = Duration.ofSeconds(30);
+
+    /** A held tree: the connection whose proxy may resume it, and its snapshot. */
+    private record HeldKey(ChannelId channel, SnapshotName snapshot) { }
+
+    private final ConcurrentMap<HeldKey, CompletableFuture<Void>> held = new ConcurrentHashMap<>();
 
     private final SnapshotStore store;
     private final RestoreEngine engine;
@@ -125,6 +145,46 @@ final class MigrationTarget implements AutoCloseable {
         return null;
     }
 
+    /**
+     * SNAPSHOT_RESUME arrived on {@code channel}: lets its held tree resume. False if no tree of that snapshot is
+     * held for that connection (a protocol error of the peer).
+     */
+    boolean resume(Channel channel, SnapshotName snapshot) {
+        CompletableFuture<Void> go = held.get(new HeldKey(channel.id(), snapshot));
+        return go != null && go.complete(null);
+    }
+
+    /** The gate of one migration's restore: SNAPSHOT_HELD out, then wait for {@link #resume} on the same channel. */
+    private ResumeGate gate(SnapshotName name, Channel channel, String peer) {
+        return pid -> {
+            HeldKey key = new HeldKey(channel.id(), name);
+            CompletableFuture<Void> go = new CompletableFuture<>();
+            held.put(key, go);
+            channel.closeFuture().addListener(f -> go.completeExceptionally(
+                    new IOException("the connection to " + peer + " closed")));
+            try {
+                LOG.info(() -> "snapshot " + name + ": restored as pid " + pid + ", held before it resumes;"
+                        + " asking " + peer);
+                channel.writeAndFlush(new SnapshotHeld(name, pid));
+                go.get(RESUME_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                LOG.info(() -> "snapshot " + name + ": " + peer + " says resume");
+                return true;
+            } catch (TimeoutException e) {
+                notResumed(name, "no SNAPSHOT_RESUME from " + peer + " within " + RESUME_TIMEOUT.toSeconds() + " s");
+            } catch (ExecutionException e) {
+                notResumed(name, e.getCause().getMessage());
+            } finally {
+                held.remove(key);
+            }
+            return false;
+        };
+    }
+
+    private static void notResumed(SnapshotName name, String why) {
+        LOG.warning(() -> "snapshot " + name + ": held restore not resumed: " + why + "; CRIU kills the tree before"
+                + " it ran, and the source resumes there");
+    }
+
     /** Restores the committed snapshot on a thread of its own and answers the proxy on {@code channel}. */
     void restoreAfterCommit(StoredSnapshot snapshot, MigrateSpec spec, Channel channel, String peer) {
         restores.execute(() -> restore(snapshot, spec, channel, peer));
@@ -152,7 +212,8 @@ final class MigrationTarget implements AutoCloseable {
             }
             LOG.info(() -> "snapshot " + name + ": migration restore starting, " + snapshot.imageCount() + " images, "
                     + snapshot.bytes() + " bytes");
-            RestoreOutcome outcome = engine.restore(new RestoreJob(snapshot.name(), options, timeout), snapshot,
+            RestoreOutcome outcome = engine.restore(new RestoreJob(snapshot.name(), options, timeout,
+                            gate(snapshot.name(), channel, peer)), snapshot,
                     new RestoreListener() {
                         @Override
                         public void phase(String phase) {

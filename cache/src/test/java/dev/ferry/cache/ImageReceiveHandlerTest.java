@@ -117,6 +117,15 @@ class ImageReceiveHandlerTest {
     }
 
     @Test
+    void refusesResumeForATreeThatIsNotHeld() {
+        handshakeAndBegin();
+        ch.writeInbound(new dev.ferry.protocol.codec.SnapshotResume(WEB1));
+        ErrorMessage e = expectError(ErrorCode.UNEXPECTED_FRAME);
+        assertTrue(e.message().contains("SNAPSHOT_RESUME for web1, which is not held"), e.message());
+        assertTrue(store.committed(WEB1).isEmpty(), "the open snapshot survived a protocol error");
+    }
+
+    @Test
     void refusesAnythingBeforeHello() {
         ch.writeInbound(new SnapshotBegin(WEB1, 0, 1));
         expectError(ErrorCode.UNEXPECTED_FRAME);

@@ -1,5 +1,6 @@
 package dev.ferry.dump;
 
+import dev.ferry.criu.ActionScriptGate;
 import dev.ferry.protocol.image.ImageDigest;
 import dev.ferry.protocol.image.ImageSink;
 import dev.ferry.protocol.image.SnapshotName;
@@ -22,8 +23,10 @@ import java.util.concurrent.TimeoutException;
 final class CommitBarrier implements Runnable {
 
     private static final System.Logger LOG = System.getLogger(CommitBarrier.class.getName());
+    /** How long past the commit timeout a sink that can no longer give up is waited for; within the hook's slack. */
+    static final Duration FINISHING_GRACE = Duration.ofSeconds(5);
 
-    private final PostDumpHook hook;
+    private final ActionScriptGate hook;
     private final CaptureSession capture;
     private final ImageSink sink;
     private final SnapshotName snapshot;
@@ -33,7 +36,7 @@ final class CommitBarrier implements Runnable {
     private volatile boolean committed;
     private volatile DumpCommitException commitFailure;
 
-    CommitBarrier(PostDumpHook hook, CaptureSession capture, ImageSink sink, SnapshotName snapshot,
+    CommitBarrier(ActionScriptGate hook, CaptureSession capture, ImageSink sink, SnapshotName snapshot,
                   Duration commitTimeout, DumpListener events) {
         this.hook = hook;
         this.capture = capture;
@@ -46,7 +49,7 @@ final class CommitBarrier implements Runnable {
     @Override
     public void run() {
         try {
-            if (!hook.awaitRequest()) {
+            if (hook.awaitRequest().isEmpty()) {
                 return;
             }
         } catch (IOException e) {
@@ -95,7 +98,19 @@ final class CommitBarrier implements Runnable {
             return false;
         }
         try {
-            future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            try {
+                future.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException e) {
+                if (future.cancel(false) || future.isDone()) {
+                    throw e;
+                }
+                // The sink refused to give up: it has already told the target to go on (a migration's target
+                // resumes its tree), so failing now could leave the process running twice. Its answer is due
+                // within moments; the hook's own slack covers this wait.
+                LOG.log(Level.WARNING, "snapshot " + snapshot + ": commit timeout ran out while the target was"
+                        + " finishing; waiting up to " + FINISHING_GRACE.toSeconds() + " s more");
+                future.get(FINISHING_GRACE.toNanos(), TimeUnit.NANOSECONDS);
+            }
         } catch (TimeoutException e) {
             commitFailure = new DumpCommitException("snapshot " + snapshot + ": the target did not confirm the commit of "
                     + manifest.size() + " images within the commit timeout (" + commitTimeout

@@ -1,5 +1,6 @@
 package dev.ferry.dump;
 
+import dev.ferry.criu.ActionScriptGate;
 import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuException;
 import dev.ferry.criu.CriuLauncher;
@@ -85,10 +86,10 @@ public final class DumpEngine {
         long start = System.nanoTime();
         Path workDir = CriuWorkDir.create(workRoot, "d");
         UnixListener socket = null;
-        PostDumpHook hook = null;
+        ActionScriptGate hook = null;
         try {
             socket = UnixListener.bind(workDir.resolve(StreamerConnection.CAPTURE_SOCKET));
-            hook = PostDumpHook.create(workDir, job.commitTimeout().plus(HOOK_SLACK));
+            hook = ActionScriptGate.create(workDir, ActionScriptGate.POST_DUMP, job.commitTimeout().plus(HOOK_SLACK));
             CriuProcess criu = launcher.start(criuArgs(job, workDir, hook.script()), workDir);
             CaptureSession capture = new CaptureSession(socket, criu, abort.sink, listener, buffers);
             try {
@@ -104,7 +105,7 @@ public final class DumpEngine {
         }
     }
 
-    private DumpOutcome superviseCriu(DumpJob job, CriuProcess criu, CaptureSession capture, PostDumpHook hook,
+    private DumpOutcome superviseCriu(DumpJob job, CriuProcess criu, CaptureSession capture, ActionScriptGate hook,
                                       DumpListener listener, SinkAbort abort, Path workDir, long start)
             throws IOException {
         Path log = workDir.resolve(LOG_FILE);

@@ -186,6 +186,44 @@ class DumpEngineTest {
     }
 
     @Test
+    void commitThatCanNoLongerBeGivenUpIsWaitedForPastTheTimeout_sourceEnds() throws Exception {
+        // A migration's sink after it told the target to resume: it refuses cancel and answers a little late.
+        CompletableFuture<Void> late = new CompletableFuture<>() {
+            @Override
+            public boolean cancel(boolean mayInterruptIfRunning) {
+                CompletableFuture.delayedExecutor(300, TimeUnit.MILLISECONDS).execute(() -> complete(null));
+                return false;
+            }
+        };
+        sink.commitBehaviour = m -> late;
+        AtomicInteger hookExit = new AtomicInteger(-1);
+        ScriptedCriu criu = new ScriptedCriu(wd -> successfulDump(wd, hookExit));
+
+        DumpOutcome outcome = new DumpEngine(criu, root).dump(job(Duration.ofMillis(500), Duration.ofSeconds(30)), sink,
+                DumpListener.NONE);
+
+        criu.assertScriptOk();
+        assertEquals(0, hookExit.get(), "post-dump failed although the target was already told to run the tree");
+        assertEquals(4, outcome.images());
+        assertEquals(0, sink.aborts.size());
+    }
+
+    @Test
+    void aCancelledCommitFailsPostDump_sourceResumes() throws Exception {
+        CompletableFuture<Void> never = new CompletableFuture<>();
+        sink.commitBehaviour = m -> never;
+        AtomicInteger hookExit = new AtomicInteger(-1);
+        ScriptedCriu criu = new ScriptedCriu(wd -> successfulDump(wd, hookExit));
+
+        assertThrows(DumpCommitException.class, () -> new DumpEngine(criu, root).dump(job(Duration.ofMillis(500),
+                Duration.ofSeconds(30)), sink, DumpListener.NONE));
+
+        criu.assertScriptOk();
+        assertNotEquals(0, hookExit.get());
+        assertTrue(never.isCancelled(), "the engine gave up without telling the sink (cancel)");
+    }
+
+    @Test
     void criuFailingAfterTheCommitKeepsTheSnapshot() throws Exception {
         AtomicInteger hookExit = new AtomicInteger(-1);
         ScriptedCriu criu = new ScriptedCriu(wd -> {
@@ -332,7 +370,7 @@ class DumpEngineTest {
         try (Stream<Path> files = Files.list(wd)) {
             List<String> names = files.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList());
             assertFalse(names.stream().anyMatch(n -> n.endsWith(".img")), names.toString());
-            for (String gone : List.of("streamer-capture.sock", "hook", "barrier.req", "barrier.ack")) {
+            for (String gone : List.of("streamer-capture.sock", "hook", "gate.req", "gate.ack")) {
                 assertFalse(names.contains(gone), gone + " left in " + names);
             }
         }

@@ -1,5 +1,6 @@
 package dev.ferry.restore;
 
+import dev.ferry.criu.ActionScriptGate;
 import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuException;
 import dev.ferry.criu.CriuLauncher;
@@ -18,6 +19,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Runs {@code criu restore --stream -d} and serves the images it asks for from an {@link ImageSource}.
@@ -27,6 +30,9 @@ import java.util.Objects;
  * The calling thread waits for CRIU, stops it (SIGTERM, then SIGKILL) only if it overstays the job's timeout, and
  * reads the restored pid from {@code restored.pid}. Afterwards the work dir keeps {@code restore.log},
  * {@code stats-restore}, {@code criu.out} and {@code restored.pid}; the socket is deleted.
+ *
+ * <p>A job with a {@link ResumeGate} runs CRIU with an {@link ActionScriptGate} on {@code post-restore}: a thread of
+ * its own waits for the script's request and asks the gate, and a refusal makes CRIU kill the tree before it ran.
  *
  * <p>Ownership: each restore owns its CRIU process, threads and socket and ends them before returning; the source
  * stays the caller's. Thread-safety: an engine runs any number of restores at once, each on its caller's thread.
@@ -67,17 +73,27 @@ public final class RestoreEngine {
         Path log = workDir.resolve(LOG_FILE);
         Path pidFile = workDir.resolve(PID_FILE);
         UnixListener socket = UnixListener.bind(workDir.resolve(StreamerConnection.SERVE_SOCKET));
+        ActionScriptGate hook = null;
         try {
-            CriuProcess criu = launcher.start(criuArgs(job, workDir, pidFile), workDir);
+            hook = job.gate() == null ? null : ActionScriptGate.create(workDir, ActionScriptGate.POST_RESTORE, job.timeout());
+            CriuProcess criu = launcher.start(criuArgs(job, workDir, pidFile, hook), workDir);
+            Held held = hook == null ? null : new Held(hook, job.gate(), listener);
+            Thread gateThread = held == null ? null : daemon(held, "ferry-resume-gate-" + workDir.getFileName());
             ServeTally tally = new ServeTally();
             ServeSession session = new ServeSession(socket, criu, source, listener, tally);
             try {
                 listener.phase(RestoreListener.PHASE_CRIU);
-                Thread serveThread = new Thread(session, "ferry-serve-" + workDir.getFileName());
-                serveThread.setDaemon(true);
-                serveThread.start();
+                Thread serveThread = daemon(session, "ferry-serve-" + workDir.getFileName());
                 boolean timedOut = !awaitExit(criu, job.timeout());
                 Duration duration = Duration.ofNanos(System.nanoTime() - start);
+                if (held != null) {
+                    hook.cancel(); // wakes the gate thread if CRIU never reached post-restore
+                    join(gateThread);
+                    if (gateThread.isAlive()) {
+                        gateThread.interrupt();
+                        join(gateThread);
+                    }
+                }
                 join(serveThread); // CRIU's exit closed the connection
                 awaitServers(session); // pipes whose reader is gone end with EPIPE; close() interrupts the rest
                 int exit = criu.isAlive() ? -1 : criu.exitValue();
@@ -86,7 +102,9 @@ public final class RestoreEngine {
                             + job.timeout() + ") and was stopped", session.failure());
                 }
                 if (exit != 0) {
-                    throw CriuException.fromLog("restore", exit, log, reason(session), session.failure());
+                    String refused = held == null ? null : held.refusal.get();
+                    throw CriuException.fromLog("restore", exit, log, refused != null ? refused : reason(session),
+                            session.failure());
                 }
                 return new RestoreOutcome(readPid(pidFile), tally.bytesServed(), tally.imagesServed(),
                         tally.imagesMissing(), duration, workDir, log);
@@ -95,7 +113,11 @@ public final class RestoreEngine {
                 criu.stop(STOP_GRACE);
             }
         } finally {
+            // Only now, with CRIU gone: its script and its connection no longer need them. Logs stay.
             try {
+                if (hook != null) {
+                    hook.close();
+                }
                 socket.close();
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "cleaning up after the restore: " + e.getMessage());
@@ -103,11 +125,73 @@ public final class RestoreEngine {
         }
     }
 
-    private static List<String> criuArgs(RestoreJob job, Path workDir, Path pidFile) {
+    private static List<String> criuArgs(RestoreJob job, Path workDir, Path pidFile, ActionScriptGate hook) {
         List<String> args = new ArrayList<>(List.of("restore", "--stream", "-d", "-D", workDir.toString(),
                 "-o", LOG_FILE, "-v4", "--pidfile", pidFile.toString()));
+        if (hook != null) {
+            args.addAll(List.of("--action-script", hook.script().toString()));
+        }
         args.addAll(job.options().restoreArgs());
         return args;
+    }
+
+    /** The gate's side of post-restore: waits for the script's request, asks the gate, answers the script. */
+    private static final class Held implements Runnable {
+        private final ActionScriptGate hook;
+        private final ResumeGate gate;
+        private final RestoreListener listener;
+        /** Why the tree was not resumed, once the gate refused; null otherwise. */
+        final AtomicReference<String> refusal = new AtomicReference<>();
+
+        Held(ActionScriptGate hook, ResumeGate gate, RestoreListener listener) {
+            this.hook = hook;
+            this.gate = gate;
+            this.listener = listener;
+        }
+
+        @Override
+        public void run() {
+            OptionalLong pid;
+            try {
+                pid = hook.awaitRequest();
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "reading the post-restore request failed: " + e.getMessage());
+                return;
+            }
+            if (pid.isEmpty()) {
+                return; // CRIU ended before post-restore
+            }
+            listener.phase(RestoreListener.PHASE_HELD);
+            boolean resume = false;
+            try {
+                resume = gate.mayResume(pid.getAsLong());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "the resume gate failed: " + e);
+            } finally {
+                if (!resume) {
+                    refusal.set("the restored tree was held at post-restore and not resumed, so CRIU killed it"
+                            + " before it ran");
+                }
+                try {
+                    hook.answer(resume);
+                } catch (IOException e) {
+                    // the script then reads EOF or times out, which also fails post-restore
+                    LOG.log(Level.WARNING, "answering the post-restore script failed: " + e.getMessage());
+                }
+            }
+            if (resume) {
+                listener.phase(RestoreListener.PHASE_RESUME);
+            }
+        }
+    }
+
+    private static Thread daemon(Runnable task, String name) {
+        Thread t = new Thread(task, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 
     private static String reason(ServeSession session) {

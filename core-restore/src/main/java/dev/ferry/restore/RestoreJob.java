@@ -11,8 +11,14 @@ import java.util.Objects;
  * @param snapshot the snapshot whose images are served (never used in a path)
  * @param options  CRIU options passed through
  * @param timeout  how long CRIU may run before it is stopped (SIGTERM, then SIGKILL)
+ * @param gate     asked at CRIU's post-restore whether the tree may resume, or null to let it resume at once
  */
-public record RestoreJob(SnapshotName snapshot, CriuOptions options, Duration timeout) {
+public record RestoreJob(SnapshotName snapshot, CriuOptions options, Duration timeout, ResumeGate gate) {
+
+    /** A restore whose tree resumes as soon as CRIU has restored it. */
+    public RestoreJob(SnapshotName snapshot, CriuOptions options, Duration timeout) {
+        this(snapshot, options, timeout, null);
+    }
 
     public RestoreJob {
         Objects.requireNonNull(snapshot, "snapshot");

@@ -14,6 +14,10 @@ public interface RestoreListener {
     String PHASE_CRIU = "criu";
     /** CRIU connected to the serve socket. */
     String PHASE_SERVE = "serve";
+    /** The tree is restored and held at CRIU's post-restore; the job's {@link ResumeGate} is being asked. */
+    String PHASE_HELD = "held";
+    /** The gate let the tree resume. */
+    String PHASE_RESUME = "resume";
 
     RestoreListener NONE = new RestoreListener() {
     };

@@ -23,6 +23,8 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -196,6 +198,107 @@ class RestoreEngineTest {
                 () -> new RestoreEngine(criu, root).restore(job(Duration.ofSeconds(30)), source, RestoreListener.NONE));
 
         assertTrue(e.getMessage().contains("left no pid file"), e.getMessage());
+    }
+
+    /** Runs the post-restore action script as CRIU does; its exit code decides whether the scripted CRIU goes on. */
+    private static int postRestore(Path wd, long pid) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("sh", wd.resolve("hook").toString()).inheritIO();
+        pb.environment().put("CRTOOLS_SCRIPT_ACTION", "post-restore");
+        pb.environment().put("CRTOOLS_INIT_PID", Long.toString(pid));
+        Process p = pb.start();
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the post-restore script did not exit");
+        return p.exitValue();
+    }
+
+    /** A scripted CRIU that restores, asks post-restore, and resumes (writes its pid file) only if that passed. */
+    private static ScriptedCriu gatedCriu(AtomicInteger hookExit) {
+        return new ScriptedCriu(wd -> {
+            try (CriuRestorePeer peer = CriuRestorePeer.connect(wd)) {
+                assertArrayEquals(INVENTORY, CriuRestorePeer.readAll(peer.request("inventory.img")));
+            }
+            hookExit.set(postRestore(wd, 19886));
+            if (hookExit.get() != 0) {
+                Files.writeString(wd.resolve("restore.log"), "Error (criu/cr-restore.c:2290): Aborting restore due"
+                        + " to post-restore script ret code " + hookExit.get() + "\n");
+                return 1;
+            }
+            Files.writeString(wd.resolve("restored.pid"), "19886");
+            return 0;
+        });
+    }
+
+    @Test
+    void aGatedRestoreAsksAtPostRestoreWithTheRootPidAndResumesOnYes() throws Exception {
+        AtomicInteger hookExit = new AtomicInteger(-1);
+        AtomicLong asked = new AtomicLong(-1);
+        List<String> phases = new CopyOnWriteArrayList<>();
+        ScriptedCriu criu = gatedCriu(hookExit);
+        RestoreJob job = new RestoreJob(SnapshotName.of("web1"), job(Duration.ofSeconds(30)).options(),
+                Duration.ofSeconds(30), pid -> {
+                    asked.set(pid);
+                    return true;
+                });
+
+        RestoreOutcome outcome = new RestoreEngine(criu, root).restore(job, source, new RestoreListener() {
+            @Override
+            public void phase(String phase) {
+                phases.add(phase);
+            }
+        });
+
+        criu.assertScriptOk();
+        assertEquals(0, hookExit.get());
+        assertEquals(19886, asked.get());
+        assertEquals(19886, outcome.restoredPid());
+        assertEquals(List.of("criu", "serve", "held", "resume"), phases);
+        Path wd = outcome.workDir();
+        assertEquals(List.of("--action-script", wd.resolve("hook").toString()),
+                criu.args.subList(criu.args.indexOf("--action-script"), criu.args.indexOf("--action-script") + 2));
+        for (String gone : List.of("hook", "gate.req", "gate.ack", "streamer-serve.sock")) {
+            assertFalse(Files.exists(wd.resolve(gone)), gone + " left in the work dir");
+        }
+    }
+
+    @Test
+    void aGateThatSaysNoFailsPostRestoreAndTheFailureSaysTheTreeNeverRan() throws Exception {
+        AtomicInteger hookExit = new AtomicInteger(-1);
+        ScriptedCriu criu = gatedCriu(hookExit);
+        RestoreJob job = new RestoreJob(SnapshotName.of("web1"), job(Duration.ofSeconds(30)).options(),
+                Duration.ofSeconds(30), pid -> false);
+
+        CriuException e = assertThrows(CriuException.class, () -> new RestoreEngine(criu, root).restore(job, source,
+                RestoreListener.NONE));
+
+        criu.assertScriptOk();
+        assertTrue(hookExit.get() != 0, "post-restore passed although the gate said no");
+        assertTrue(e.getMessage().contains("not resumed") && e.getMessage().contains("before it ran"), e.getMessage());
+        assertTrue(String.join("\n", e.logExcerpt()).contains("post-restore script"), e.logExcerpt().toString());
+    }
+
+    @Test
+    void aGateThatThrowsCountsAsNo() throws Exception {
+        AtomicInteger hookExit = new AtomicInteger(-1);
+        ScriptedCriu criu = gatedCriu(hookExit);
+        RestoreJob job = new RestoreJob(SnapshotName.of("web1"), job(Duration.ofSeconds(30)).options(),
+                Duration.ofSeconds(30), pid -> {
+                    throw new IllegalStateException("link gone");
+                });
+
+        assertThrows(CriuException.class, () -> new RestoreEngine(criu, root).restore(job, source, RestoreListener.NONE));
+        assertTrue(hookExit.get() != 0, "post-restore passed although the gate failed");
+    }
+
+    @Test
+    void anUngatedRestoreHasNoActionScript() throws Exception {
+        ScriptedCriu criu = new ScriptedCriu(wd -> {
+            CriuRestorePeer.connect(wd).close();
+            assertFalse(Files.exists(wd.resolve("hook")), "an ungated restore wrote an action script");
+            Files.writeString(wd.resolve("restored.pid"), "7");
+            return 0;
+        });
+        new RestoreEngine(criu, root).restore(job(Duration.ofSeconds(30)), source, RestoreListener.NONE);
+        criu.assertScriptOk();
+        assertFalse(criu.args.contains("--action-script"), criu.args.toString());
     }
 
     private static byte[] random(int size, long seed) {

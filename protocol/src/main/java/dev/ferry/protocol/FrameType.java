@@ -28,7 +28,14 @@ public enum FrameType {
     /** The cache accepted SNAPSHOT_BEGIN (name free, size fits): the proxy may start CRIU. Stream 0. */
     SNAPSHOT_READY(0x0B),
     /** A migrated snapshot was restored on the target and runs there (answer to its commit). Stream 0. */
-    SNAPSHOT_RESTORED(0x0C);
+    SNAPSHOT_RESTORED(0x0C),
+    /**
+     * A migrated snapshot was restored on the target and is held there before it resumes (CRIU's post-restore;
+     * the network still locked): the proxy answers SNAPSHOT_RESUME, or the tree is killed unrun. Stream 0.
+     */
+    SNAPSHOT_HELD(0x0D),
+    /** The proxy's answer to SNAPSHOT_HELD: the source will end, so the target resumes its tree. Stream 0. */
+    SNAPSHOT_RESUME(0x0E);
 
     private static final FrameType[] BY_WIRE = new FrameType[256];
 

@@ -10,7 +10,9 @@ import dev.ferry.protocol.codec.SnapshotAbort;
 import dev.ferry.protocol.codec.SnapshotAck;
 import dev.ferry.protocol.codec.SnapshotBegin;
 import dev.ferry.protocol.codec.SnapshotCommit;
+import dev.ferry.protocol.codec.SnapshotHeld;
 import dev.ferry.protocol.codec.SnapshotRestored;
+import dev.ferry.protocol.codec.SnapshotResume;
 import dev.ferry.protocol.message.MigrateSpec;
 import dev.ferry.protocol.codec.WireCodecs;
 import dev.ferry.protocol.codec.WireMessage;
@@ -44,17 +46,29 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Logger;
 
 /**
  * One connection from the proxy to the image-cache, carrying one snapshot: the {@link ImageSink} the dump
  * engine writes into. Image streams share the connection, each with its own stream id. Writers block
  * while the connection is not writable (watermarks 8/16 MiB), so nothing is buffered without bound.
  *
+ * <p>A migration's commit ends with a hand-over: the target holds the restored tree (SNAPSHOT_HELD) and resumes
+ * it only on SNAPSHOT_RESUME. The link sends RESUME only while the dump engine still waits for the commit, and
+ * once RESUME is out the engine can no longer give up on the commit (its {@code cancel} is refused), so the
+ * source is never resumed after the target was told to run the tree, except when the link breaks in between.
+ *
  * <p>Ownership: the link owns its channel; {@link #close()} closes it. The first failure (an ERROR from
  * the cache, a broken connection) is kept: every later write, and the commit, fail with it.
  * Thread-safe: drain threads write concurrently; Netty orders the frames.
  */
 public final class CacheLink implements ImageSink, AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(CacheLink.class.getName());
+    /** The hand-over of a migration: still open, RESUME sent (no way back), or given up (RESUME never sent). */
+    private static final int OPEN = 0;
+    private static final int RESUMING = 1;
+    private static final int ABANDONED = 2;
 
     /** Small on purpose: the kernel's socket buffers already hold several MiB; more only delays failures. */
     private static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(2 << 20, 4 << 20);
@@ -72,6 +86,8 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     private volatile SnapshotName snapshot;
     private volatile boolean migration;
     private volatile long restoredAt;
+    private volatile long heldAt;
+    private final AtomicInteger handOver = new AtomicInteger(OPEN);
     private volatile Runnable onAcknowledged = () -> { };
 
     private CacheLink(String target, Channel channel) {
@@ -248,7 +264,32 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             return CompletableFuture.failedFuture(f);
         }
         send(new SnapshotCommit(snapshot, manifest));
-        return migration ? restored.thenApply(r -> null) : committed;
+        if (!migration) {
+            return committed;
+        }
+        MigrationCommit commit = new MigrationCommit();
+        restored.whenComplete((r, e) -> {
+            if (e == null) {
+                commit.complete(null);
+            } else {
+                commit.completeExceptionally(e);
+            }
+        });
+        return commit;
+    }
+
+    /**
+     * A migration's commit: completes when the target runs the tree. Cancelling it (the engine gives up) also
+     * rules out RESUME; once RESUME is out it cannot be cancelled.
+     */
+    private final class MigrationCommit extends CompletableFuture<Void> {
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            if (!handOver.compareAndSet(OPEN, ABANDONED) && handOver.get() == RESUMING) {
+                return false;
+            }
+            return super.cancel(mayInterruptIfRunning);
+        }
     }
 
     /** Called on the event loop when the target acknowledged the verified commit (before a migration's restore). */
@@ -342,6 +383,35 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         }
     }
 
+    /**
+     * The target holds the restored tree: tell it to resume, unless the engine has given up on the commit (then
+     * close the link, and the target kills the tree before it ran).
+     */
+    void snapshotHeld(SnapshotHeld h) {
+        if (!migration || !h.snapshot().equals(snapshot)) {
+            fail(new CacheLinkException("unexpected SNAPSHOT_HELD for " + h.snapshot() + " from the image-cache at "
+                    + target + " (expected: only for migration " + snapshot + ", after SNAPSHOT_ACK)"));
+            return;
+        }
+        heldAt = System.nanoTime();
+        boolean resume;
+        synchronized (this) {
+            resume = failure == null && handOver.compareAndSet(OPEN, RESUMING);
+        }
+        if (resume) {
+            send(new SnapshotResume(h.snapshot()));
+            return;
+        }
+        LOG.warning(() -> "snapshot " + h.snapshot() + ": the target holds the restored tree (pid " + h.pid()
+                + "), but this migration was given up; not resuming it there");
+        channel.close();
+    }
+
+    /** {@link System#nanoTime()} when SNAPSHOT_HELD arrived, or 0. */
+    public long heldAt() {
+        return heldAt;
+    }
+
     void snapshotRestored(SnapshotRestored r) {
         restoredAt = System.nanoTime();
         restored.complete(r);
@@ -359,6 +429,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
                 return;
             }
             failure = cause;
+            handOver.compareAndSet(OPEN, ABANDONED); // no RESUME after a failure
         }
         hello.completeExceptionally(cause);
         ready.completeExceptionally(cause);

@@ -30,7 +30,8 @@ import java.util.logging.Logger;
  * The source's half of {@code ferry migrate}, on the image-proxy: preflight on this node (the process exists,
  * {@code criu check} passes, the service address is here), then the dump of {@link DumpService} with a
  * {@link MigrateSpec} for the target, whose post-dump barrier holds the source frozen until the target reports the
- * tree restored; only then does CRIU end the source. Afterwards the hand-over: the service address and CRIU's
+ * tree restored and running; only then does CRIU end the source. The target holds its restored tree until the
+ * link says RESUME (see {@link CacheLink}), which it does only while this barrier still waits. Afterwards the hand-over: the service address and CRIU's
  * network lock are removed from this node. Any failure before the target's report fails the barrier, so CRIU
  * unlocks the network and resumes the source, which keeps its address.
  *
@@ -210,10 +211,12 @@ final class MigrationSource {
         long restoredAt = link.restoredAt();
         long freezeMillis = Math.max(0, (restoredAt - frozenAt) / 1_000_000);
         long committedAt = c.committed == 0 ? restoredAt : c.committed;
+        long heldAt = link.heldAt() == 0 ? restoredAt : link.heldAt();
         List<PhaseTime> phases = List.of(
                 phase("preflight", c.start, c.criu),
                 phase("dump", c.criu, committedAt),
-                phase("restore", committedAt, restoredAt),
+                phase("restore", committedAt, heldAt),
+                phase("resume", heldAt, restoredAt),
                 phase("handover", restoredAt, done));
         long pid = restored == null ? 0 : restored.pid();
         LOG.info(() -> "snapshot " + name + ": migrated pid " + plan.pid() + " to " + plan.target() + " (pid " + pid

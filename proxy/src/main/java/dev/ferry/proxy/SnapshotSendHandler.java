@@ -29,13 +29,15 @@ final class SnapshotSendHandler extends SimpleChannelInboundHandler<WireMessage>
             link.snapshotReady();
         } else if (msg instanceof SnapshotAck ack) {
             link.snapshotAcknowledged(ack);
+        } else if (msg instanceof dev.ferry.protocol.codec.SnapshotHeld held) {
+            link.snapshotHeld(held);
         } else if (msg instanceof dev.ferry.protocol.codec.SnapshotRestored restored) {
             link.snapshotRestored(restored);
         } else if (msg instanceof ErrorMessage error) {
             link.fail(new CacheRefusedException(error.code(), error.message()));
         } else {
             link.fail(new CacheLinkException("unexpected " + msg.getClass().getSimpleName()
-                    + " from the image-cache (expected: HELLO_ACK, SNAPSHOT_READY, SNAPSHOT_ACK, SNAPSHOT_RESTORED or ERROR)"));
+                    + " from the image-cache (expected: HELLO_ACK, SNAPSHOT_READY, SNAPSHOT_ACK, SNAPSHOT_HELD, SNAPSHOT_RESTORED or ERROR)"));
             ctx.close();
         }
     }

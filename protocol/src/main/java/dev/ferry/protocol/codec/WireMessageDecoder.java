@@ -76,6 +76,9 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
             case ERROR -> error(frame);
             case SNAPSHOT_READY -> snapshotReady(frame);
             case SNAPSHOT_RESTORED -> snapshotRestored(frame);
+            case SNAPSHOT_HELD -> snapshotHeld(frame);
+            case SNAPSHOT_RESUME -> new SnapshotResume(snapshotName(frame,
+                    parse(frame, dev.ferry.protocol.message.SnapshotResume.parser()).getSnapshot()));
         };
     }
 
@@ -103,6 +106,11 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
                 notNegative(frame, "restored pid", p.getPid()),
                 notNegative(frame, "restore millis", p.getRestoreMillis()),
                 notNegative(frame, "bytes", p.getBytes()));
+    }
+
+    private static SnapshotHeld snapshotHeld(Frame frame) {
+        var p = parse(frame, dev.ferry.protocol.message.SnapshotHeld.parser());
+        return new SnapshotHeld(snapshotName(frame, p.getSnapshot()), notNegative(frame, "held pid", p.getPid()));
     }
 
     private static ImageOpen imageOpen(Frame frame) {

@@ -81,6 +81,11 @@ public class WireMessageEncoder extends MessageToMessageEncoder<WireMessage> {
         } else if (msg instanceof SnapshotRestored m) {
             return dev.ferry.protocol.message.SnapshotRestored.newBuilder().setSnapshot(m.snapshot().value())
                     .setPid(m.pid()).setRestoreMillis(m.restoreMillis()).setBytes(m.bytes()).build();
+        } else if (msg instanceof SnapshotHeld m) {
+            return dev.ferry.protocol.message.SnapshotHeld.newBuilder().setSnapshot(m.snapshot().value())
+                    .setPid(m.pid()).build();
+        } else if (msg instanceof SnapshotResume m) {
+            return dev.ferry.protocol.message.SnapshotResume.newBuilder().setSnapshot(m.snapshot().value()).build();
         } else if (msg instanceof ErrorMessage m) {
             return dev.ferry.protocol.message.Error.newBuilder().setCode(m.code().wire())
                     .setMessage(m.message()).setSnapshot(m.snapshot()).build();

@@ -20,7 +20,9 @@ public interface ImageSink {
     /**
      * Every image is complete (CRIU's post-dump): asks the target to verify the snapshot against this
      * manifest. The future completes when the target has acknowledged the verified snapshot, and
-     * completes exceptionally if it refused it or the link broke.
+     * completes exceptionally if it refused it or the link broke. When the engine stops waiting it calls
+     * {@code cancel(false)} on the future; a sink whose commit can no longer be undone (a migration whose target
+     * was told to resume its tree) refuses, returning false, and completes the future soon after.
      */
     CompletableFuture<Void> commit(List<ImageDigest> manifest);
 

@@ -85,6 +85,8 @@ class WireMessageCodecTest {
                         .setMoveIp("10.0.0.100/32@eth0").setRestoreTimeoutMillis(120_000)
                         .setRestore(dev.ferry.protocol.control.CriuOptions.newBuilder().setTcpEstablished(true)).build()),
                 new SnapshotRestored(WEB1, 4242, 120, 1 << 20),
+                new SnapshotHeld(WEB1, 4242),
+                new SnapshotResume(WEB1),
                 new ErrorMessage(ErrorCode.MANIFEST_MISMATCH, "image count: 1 (expected: 2)", "web1"),
                 new ErrorMessage(ErrorCode.INTERNAL, "", ""));
         EmbeddedChannel ch = pipeline();
