@@ -122,12 +122,20 @@ final class LabFixture implements AutoCloseable {
         return startDump(pid, snapshot, extra).await(CLIENT_TIMEOUT);
     }
 
-    /** {@code ferry migrate -t PID --run-dir <source run dir> extra...}, run in the source node. */
-    FerryResult migrate(long pid, String... extra) throws IOException, InterruptedException {
+    /**
+     * Starts {@code ferry migrate -t PID --run-dir <source run dir> extra...} in the source node and returns at once,
+     * for tests that act while it runs; the lab tracks the client process.
+     */
+    FerryRun startMigrate(long pid, String... extra) throws IOException {
         List<String> args = new ArrayList<>(List.of("migrate", "-t", Long.toString(pid),
                 "--run-dir", daemons.sourceRunDir().toString()));
         args.addAll(List.of(extra));
-        return jar.run(lab, lab.sourceNs(), CLIENT_TIMEOUT, echo("migrate " + pid), args);
+        return jar.start(lab, lab.sourceNs(), args, echo("migrate " + pid));
+    }
+
+    /** {@code ferry migrate -t PID --run-dir <source run dir> extra...}, run in the source node to its end. */
+    FerryResult migrate(long pid, String... extra) throws IOException, InterruptedException {
+        return startMigrate(pid, extra).await(CLIENT_TIMEOUT);
     }
 
     /** Starts a helper process (a client) in node {@code ns}, output to {@code log}; killed after the test. */
