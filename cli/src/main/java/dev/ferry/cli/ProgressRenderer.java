@@ -65,6 +65,9 @@ final class ProgressRenderer implements Consumer<Progress> {
     }
 
     static final long PLAIN_EVERY_NANOS = 5_000_000_000L;
+    /** Phases after every image was sent: the size is then known exactly and the rate no longer moves. */
+    private static final java.util.Set<String> SENT_PHASES = java.util.Set.of("commit", "committed", "restore",
+            "restored", "handover");
     private static final int BAR_WIDTH = 24;
 
     private final PrintWriter err;
@@ -80,6 +83,8 @@ final class ProgressRenderer implements Consumer<Progress> {
     private long bytes;
     private int images;
     private long expected;
+    /** When the last image was sent (the first {@link #SENT_PHASES} phase), or -1. */
+    private long sentNanos = -1;
     private int drawnWidth;
     private long lastPlainNanos;
 
@@ -106,6 +111,9 @@ final class ProgressRenderer implements Consumer<Progress> {
             endPhase(now);
             phase = p.getPhase();
             phaseStartNanos = now;
+            if (sentNanos < 0 && SENT_PHASES.contains(phase)) {
+                sentNanos = now;
+            }
         }
         if (p.getBytes() <= 0) {
             lastIdleNanos = now;
@@ -179,7 +187,10 @@ final class ProgressRenderer implements Consumer<Progress> {
     String line(long now, String message) {
         StringBuilder b = new StringBuilder(command).append(": ").append(phase == null ? "" : phase);
         double rate = rate(now);
-        if (expected > 0 && bytes > 0) {
+        if (sentNanos >= 0 && bytes > 0) {
+            // everything is sent: the estimate (from the source's memory) no longer matters
+            b.append(" [").append("#".repeat(BAR_WIDTH)).append("] 100% ").append(Bytes.human(bytes));
+        } else if (expected > 0 && bytes > 0) {
             double fraction = Math.min(1.0, (double) bytes / expected);
             int filled = (int) Math.round(fraction * BAR_WIDTH);
             b.append(" [").append("#".repeat(filled)).append("-".repeat(BAR_WIDTH - filled)).append("] ")
@@ -194,7 +205,7 @@ final class ProgressRenderer implements Consumer<Progress> {
         if (images > 0) {
             b.append(", ").append(images).append(images == 1 ? " image" : " images");
         }
-        if (rate > 0 && expected > bytes) {
+        if (rate > 0 && expected > bytes && sentNanos < 0) {
             b.append(", ETA ").append(duration((long) ((expected - bytes) / rate)));
         }
         if (message != null && !message.isEmpty()) {
@@ -208,7 +219,8 @@ final class ProgressRenderer implements Consumer<Progress> {
         if (firstBytesNanos < 0 || bytes <= 0) {
             return 0;
         }
-        long nanos = Math.max(now - firstBytesNanos, 1_000_000);
+        long end = sentNanos >= 0 ? Math.min(now, sentNanos) : now;
+        long nanos = Math.max(end - firstBytesNanos, 1_000_000);
         return bytes * 1e9 / nanos;
     }
 

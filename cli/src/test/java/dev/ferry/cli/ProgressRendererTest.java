@@ -60,6 +60,19 @@ class ProgressRendererTest {
     }
 
     @Test
+    void onceEverythingIsSentTheBarIsFullAndTheRateStops() {
+        ProgressRenderer r = renderer(ProgressRenderer.Mode.TTY);
+        r.accept(progress("capture", 0, 0, 0));
+        now.addAndGet(SECOND);
+        r.accept(progress("stream", 4 * MIB, 3, 10 * MIB)); // the estimate from the source's memory was high
+        r.accept(progress("commit", 4 * MIB, 13, 10 * MIB));
+        now.addAndGet(SECOND); // the target restores: the rate must not fall meanwhile
+        r.accept(progress("restore", 4 * MIB, 13, 10 * MIB));
+        String line = err.toString().substring(err.toString().lastIndexOf('\r') + 1).stripTrailing();
+        assertEquals("ferry dump: restore [########################] 100% 4.0 MiB, 4.0 MiB/s, 13 images", line);
+    }
+
+    @Test
     void aShorterLineBlanksTheRestOfTheLongerOne() {
         ProgressRenderer r = renderer(ProgressRenderer.Mode.TTY);
         r.accept(progress("stream", 5 * MIB, 1, 10 * MIB));
