@@ -2,14 +2,17 @@ package dev.ferry.cache;
 
 import dev.ferry.protocol.ErrorCode;
 import dev.ferry.protocol.codec.ErrorMessage;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 
@@ -38,6 +41,8 @@ final class ConnectionGuard extends ChannelDuplexHandler {
     private static final long CLOSE_GRACE_MILLIS = 1000;
 
     private static final Logger LOG = Logger.getLogger(ConnectionGuard.class.getName());
+    /** How many pieces of the cache's own work the peer is waiting for on this channel (see {@link #peerWaits}). */
+    private static final AttributeKey<AtomicInteger> PEER_WAITS = AttributeKey.valueOf("ferry.peerWaits");
 
     private final CacheLimits limits;
     private final AtomicInteger openConnections;
@@ -113,9 +118,35 @@ final class ConnectionGuard extends ChannelDuplexHandler {
         }
     }
 
+    /**
+     * The peer waits for the cache's own work on {@code channel} (a migration's restore, which may take minutes):
+     * its silence is not idleness until the returned handle is closed.
+     */
+    static PeerWait peerWaits(Channel channel) {
+        channel.attr(PEER_WAITS).setIfAbsent(new AtomicInteger());
+        AtomicInteger w = channel.attr(PEER_WAITS).get();
+        w.incrementAndGet();
+        AtomicBoolean closed = new AtomicBoolean();
+        return () -> {
+            if (closed.compareAndSet(false, true)) {
+                w.decrementAndGet();
+            }
+        };
+    }
+
+    /** The handle of {@link #peerWaits}; closing it twice is harmless. */
+    interface PeerWait extends AutoCloseable {
+        @Override
+        void close();
+    }
+
     private void idleCheck(ChannelHandlerContext ctx) {
         if (!ctx.channel().isActive() || closing) {
             return;
+        }
+        AtomicInteger waits = ctx.channel().attr(PEER_WAITS).get();
+        if (waits != null && waits.get() > 0) {
+            lastReadNanos = ctx.executor().ticker().nanoTime(); // the idle clock starts once the cache is done
         }
         long silentNanos = ctx.executor().ticker().nanoTime() - lastReadNanos;
         long left = limits.idleTimeout().toNanos() - silentNanos;

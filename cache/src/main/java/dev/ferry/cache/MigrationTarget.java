@@ -191,6 +191,13 @@ final class MigrationTarget implements AutoCloseable {
     }
 
     private void restore(StoredSnapshot snapshot, MigrateSpec spec, Channel channel, String peer) {
+        // the proxy says nothing while the target restores, for up to the restore timeout: not idleness
+        try (ConnectionGuard.PeerWait waits = ConnectionGuard.peerWaits(channel)) {
+            restoreWaited(snapshot, spec, channel, peer);
+        }
+    }
+
+    private void restoreWaited(StoredSnapshot snapshot, MigrateSpec spec, Channel channel, String peer) {
         String name = snapshot.name().value();
         if (!store.startRestore(snapshot)) {
             channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, "snapshot " + name

@@ -119,4 +119,25 @@ class ConnectionGuardTest {
         expectErrorAndClose(ch, ErrorCode.PROTOCOL_ERROR, "--idle-timeout");
         assertTrue(store.get(web1).isEmpty(), "the snapshot open on the idle connection is dropped");
     }
+
+    @Test
+    void silenceWhileThePeerWaitsForTheCacheIsNotIdleness() {
+        EmbeddedChannel ch = connect();
+        ch.writeInbound(new Hello(Wire.VERSION, "source", Wire.DEFAULT_MAX_FRAME_SIZE));
+        assertInstanceOf(HelloAck.class, ch.readOutbound());
+        ConnectionGuard.PeerWait restoring = ConnectionGuard.peerWaits(ch); // e.g. a migration's restore of several minutes
+        for (int i = 0; i < 12; i++) {
+            ch.advanceTimeBy(4, TimeUnit.SECONDS);
+            ch.runScheduledPendingTasks();
+        }
+        assertTrue(ch.isActive(), "closed as idle while the peer waited for the cache's own work");
+        restoring.close();
+        restoring.close(); // idempotent
+        ch.advanceTimeBy(4, TimeUnit.SECONDS);
+        ch.runScheduledPendingTasks();
+        assertTrue(ch.isActive(), "the idle clock must start when the cache's work ends, not before");
+        ch.advanceTimeBy(2, TimeUnit.SECONDS);
+        ch.runScheduledPendingTasks();
+        expectErrorAndClose(ch, ErrorCode.PROTOCOL_ERROR, "--idle-timeout");
+    }
 }
