@@ -108,7 +108,7 @@ final class DumpService implements ControlServer.Handler {
         } catch (IllegalArgumentException e) {
             return Results.failure(ExitCode.USAGE, e.getMessage());
         }
-        return run(new Plan(name, pid, options, config.cacheHost(), config.cachePort(), null, Duration.ZERO), session,
+        return run(new Plan(name, pid, options, config.cacheHost(), config.cachePort(), null, Duration.ZERO, null), session,
                 DumpListener.NONE);
     }
 
@@ -117,12 +117,25 @@ final class DumpService implements ControlServer.Handler {
      *
      * @param migrate      the target's part of a migration, or null for a plain dump
      * @param restoreTime  how much longer than the commit timeout the source may stay frozen (the target's restore)
+     * @param handOver     for a migration, what the source does once CRIU has ended it; null for a plain dump
      */
     record Plan(SnapshotName name, long pid, CriuOptions options, String host, int port, MigrateSpec migrate,
-                Duration restoreTime) {
+                Duration restoreTime, HandOver handOver) {
+        Plan {
+            if ((migrate == null) != (handOver == null)) {
+                throw new IllegalArgumentException("a migration needs a hand-over, a plain dump has none");
+            }
+        }
+
         String target() {
             return host + ":" + port;
         }
+    }
+
+    /** The source's last step of a migration, after CRIU exited 0 having ended the source; builds the result. */
+    @FunctionalInterface
+    interface HandOver {
+        Result handOver(Plan plan, CacheLink link, DumpOutcome outcome);
     }
 
     /** Runs the plan, again after a transient CRIU failure ({@link CriuHints#isTransientDumpFailure}). */
@@ -238,7 +251,7 @@ final class DumpService implements ControlServer.Handler {
             events.snapshotCommitted(outcome.duration());
             stats.filter(CriuStats::hasDump).ifPresent(st -> events.frozen(Duration.ofNanos(st.getDump().getFrozenTimeUs() * 1000)));
             if (plan.migrate() != null) {
-                Result handedOver = migrations.handOver(plan, link, outcome, session);
+                Result handedOver = plan.handOver().handOver(plan, link, outcome);
                 return stats.isPresent() ? handedOver.toBuilder().setCriuStats(stats.get()).build() : handedOver;
             }
             LOG.info(() -> "snapshot " + name + ": dump done, " + outcome.images() + " images, " + outcome.bytes()

@@ -70,8 +70,6 @@ final class MigrationSource {
         }
     }
 
-    private final ThreadLocal<Clock> clock = new ThreadLocal<>();
-
     Result migrate(MigrateRequest r, ControlSession session) {
         String snapshot = r.getSnapshot().isEmpty()
                 ? "migrate-" + r.getPid() + "-" + System.currentTimeMillis() / 1000 : r.getSnapshot();
@@ -133,31 +131,25 @@ final class MigrationSource {
                 .build();
         String host = r.getToHost().isEmpty() ? config.cacheHost() : r.getToHost();
         int port = r.getToPort() == 0 ? config.cachePort() : r.getToPort();
-        DumpService.Plan plan = new DumpService.Plan(name, pid, options, host, port, spec, restoreTimeout);
         Clock c = new Clock();
-        clock.set(c);
-        handOverAddress.set(address == null ? null : new AddressOnSource(address, device));
-        try {
-            LOG.info(() -> "snapshot " + name + ": migration of pid " + pid + " to " + plan.target() + " starting");
-            Result result = dumps.run(plan, session, c);
-            if (result.getOk()) {
-                return result;
-            }
-            LOG.warning(() -> "snapshot " + name + ": migration failed; the source keeps running: " + result.getMessage());
-            return result.toBuilder()
-                    .setTarget(plan.target())
-                    .setSourceResumed(ProcessMemory.exists(pid))
-                    .setMessage("migration of pid " + pid + " to " + plan.target() + " failed: " + result.getMessage())
-                    .build();
-        } finally {
-            clock.remove();
-            handOverAddress.remove();
+        AddressOnSource a = address == null ? null : new AddressOnSource(address, device);
+        DumpService.Plan plan = new DumpService.Plan(name, pid, options, host, port, spec, restoreTimeout,
+                (p, link, outcome) -> handOver(p, link, outcome, session, c, a));
+        LOG.info(() -> "snapshot " + name + ": migration of pid " + pid + " to " + plan.target() + " starting");
+        Result result = dumps.run(plan, session, c);
+        if (result.getOk()) {
+            return result;
         }
+        LOG.warning(() -> "snapshot " + name + ": migration failed; the source keeps running: " + result.getMessage());
+        return result.toBuilder()
+                .setTarget(plan.target())
+                .setSourceResumed(ProcessMemory.exists(pid))
+                .setMessage("migration of pid " + pid + " to " + plan.target() + " failed: " + result.getMessage())
+                .build();
     }
 
+    /** The service address to take off this node in the hand-over, and its device. */
     private record AddressOnSource(ServiceAddress address, String device) { }
-
-    private final ThreadLocal<AddressOnSource> handOverAddress = new ThreadLocal<>();
 
     /** With --tcp-established and no lock method given: nftables where the nft tool is present, else iptables. */
     private static dev.ferry.protocol.control.CriuOptions withLockMethod(dev.ferry.protocol.control.CriuOptions o) {
@@ -180,16 +172,16 @@ final class MigrationSource {
     }
 
     /**
-     * Called by {@link DumpService} once CRIU exited 0 after the target reported the tree restored: CRIU has ended
-     * the source. Removes the service address and CRIU's network lock from this node and builds the summary.
+     * The plan's {@link DumpService.HandOver}, once CRIU exited 0 after the target reported the tree running: CRIU
+     * has ended the source. Removes the service address {@code a} (if any) and CRIU's network lock from this node
+     * and builds the summary from the phase times in {@code c}.
      */
-    Result handOver(DumpService.Plan plan, CacheLink link, DumpOutcome outcome, ControlSession session) {
-        Clock c = clock.get();
+    private static Result handOver(DumpService.Plan plan, CacheLink link, DumpOutcome outcome, ControlSession session,
+                                   Clock c, AddressOnSource a) {
         long ended = System.nanoTime();
         SnapshotRestored restored = link.restored().getNow(null);
         session.progress(PHASE_HANDOVER, outcome.bytes(), outcome.images(), "removing the address and CRIU's lock here");
         List<String> problems = new ArrayList<>();
-        AddressOnSource a = handOverAddress.get();
         if (a != null) {
             try {
                 a.address().remove(a.device());
