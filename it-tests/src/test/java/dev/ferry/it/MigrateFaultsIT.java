@@ -92,7 +92,7 @@ class MigrateFaultsIT {
                 + " running\n" + migrate.describe());
 
         long atFailure = service.replies.lastN();
-        awaitReplies(fx, service.replies, atFailure + 50, 15_000, "after the cut (last reply before: " + atFailure + ")");
+        service.replies.await(fx, atFailure + 50, 15_000, "after the cut (last reply before: " + atFailure + ")");
         service.assertServesOnTheSource(fx);
         assertTargetClean(fx, service, TARGET_CLEAN_AFTER_CUT_MS);
         assertTrue(fx.daemons().cacheAlive(), () -> "the image-cache died with the link" + fx.diagnostics());
@@ -110,7 +110,7 @@ class MigrateFaultsIT {
         assertTrue(ProcFs.awaitGone(service.pid(), 5_000), "the source process still runs after the second migration");
         assertTrue(fx.lab().processInNode(restored, fx.lab().targetNs()), "restored pid " + restored
                 + " is not in the target");
-        awaitReplies(fx, service.replies, atMigrate + 50, 20_000, "after the second migration (last reply before: "
+        service.replies.await(fx, atMigrate + 50, 20_000, "after the second migration (last reply before: "
                 + atMigrate + ")");
         assertTrue(service.replies.errors().isEmpty(), () -> "the client's connection broke: " + service.replies.errors()
                 + fx.diagnostics());
@@ -155,7 +155,7 @@ class MigrateFaultsIT {
                 + migrate.describe());
         assertFalse(migrate.stderr().isBlank(), () -> "ferry migrate failed without a message\n" + migrate.describe());
 
-        awaitReplies(fx, service.replies, atKill + 50, 15_000, "after the image-proxy's death (last reply before: "
+        service.replies.await(fx, atKill + 50, 15_000, "after the image-proxy's death (last reply before: "
                 + atKill + ")");
         service.assertServesOnTheSource(fx);
         assertTargetClean(fx, service, TARGET_CLEAN_AFTER_KILL_MS);
@@ -182,7 +182,7 @@ class MigrateFaultsIT {
             fx.startIn(fx.lab().clientNs(), List.of("/usr/bin/python3", fx.script("counter_client.py").toString(), vip,
                     Integer.toString(port), "0.01", replies.log().toString(), "240"), fx.path("client-" + port
                     + ".out.log"));
-            awaitReplies(fx, replies, 50, 15_000, "before the migration");
+            replies.await(fx, 50, 15_000, "before the migration");
             return new Service(vip, server, replies, source, target);
         }
 
@@ -286,15 +286,6 @@ class MigrateFaultsIT {
         }
     }
 
-    private static void awaitReplies(LabFixture fx, ReplyLog replies, long n, long millis, String when)
-            throws InterruptedException {
-        long deadline = System.currentTimeMillis() + millis;
-        while (replies.lastN() < n && replies.errors().isEmpty() && System.currentTimeMillis() < deadline) {
-            Thread.sleep(20);
-        }
-        assertTrue(replies.lastN() >= n, () -> "got " + replies.lastN() + " replies (expected: >= " + n + ") " + when
-                + "; errors: " + replies.errors() + fx.diagnostics());
-    }
 
     /**
      * Starts {@link LinkFaultRelay} in the source node, listening on 127.0.0.1:{@code port} and relaying to the

@@ -44,7 +44,7 @@ class MigrateIT {
                 "7400"), fx.path("server.out.log"));
         ReplyLog replies = new ReplyLog(fx.path("client.replies.log"));
         startClient(fx, vip, 7400, replies);
-        awaitReplies(replies, 50, 15_000, "before the migration");
+        replies.await(LAB.fx(), 50, 15_000, "before the migration");
 
         FerryResult migrate = fx.migrate(server.pid(), "--tcp-established", "--move-ip", vip + "/32");
         assertEquals(0, migrate.exitCode(), () -> "ferry migrate failed\n" + migrate.describe() + fx.diagnostics());
@@ -53,7 +53,7 @@ class MigrateIT {
         assertTrue(ProcFs.awaitGone(server.pid(), 5_000), "the source process still runs after the migration");
         assertTrue(fx.lab().processInNode(restored, fx.lab().targetNs()), "restored pid " + restored + " is not in the target");
 
-        awaitReplies(replies, atMigrate + 100, 20_000, "after the migration (last reply before: " + atMigrate + ")");
+        replies.await(LAB.fx(), atMigrate + 100, 20_000, "after the migration (last reply before: " + atMigrate + ")");
         assertTrue(replies.errors().isEmpty(), () -> "the client's connection broke: " + replies.errors() + fx.diagnostics());
         assertEquals(List.of(), replies.discontinuities(), "lost or duplicated replies, or the counter restarted");
         assertFalse(source.hasAddress(vip), "the service address is still on the source");
@@ -72,7 +72,7 @@ class MigrateIT {
         ReplyLog ticks = new ReplyLog(fx.path("jvm.ticks.log"));
         Workload jvm = fx.startWorkload(List.of(java, "-XX:-UsePerfData", "-Xmx96m", "-XX:+UseSerialGC",
                 fx.script("State.java").toString(), ticks.log().toString()), fx.path("jvm.out.log"));
-        awaitReplies(ticks, 20, 60_000, "before the migration (JVM start)");
+        ticks.await(LAB.fx(), 20, 60_000, "before the migration (JVM start)");
 
         FerryResult migrate = fx.migrate(jvm.pid());
         assertEquals(0, migrate.exitCode(), () -> "ferry migrate of a JVM failed\n" + migrate.describe() + fx.diagnostics());
@@ -80,7 +80,7 @@ class MigrateIT {
         long restored = fx.adopt(NodeState.restoredPid(migrate.stdout()));
         assertTrue(ProcFs.awaitGone(jvm.pid(), 5_000), "the source JVM still runs after the migration");
         assertTrue(fx.lab().processInNode(restored, fx.lab().targetNs()), "the restored JVM is not in the target");
-        awaitReplies(ticks, atMigrate + 25, 20_000, "after the migration (last tick before: " + atMigrate + ")");
+        ticks.await(LAB.fx(), atMigrate + 25, 20_000, "after the migration (last tick before: " + atMigrate + ")");
         assertEquals(List.of(), ticks.discontinuities(), "the JVM's state (its map) did not continue");
     }
 
@@ -97,7 +97,7 @@ class MigrateIT {
                 fx.script("counter_server.py").toString(), vip, "7401"), fx.path("rollback-server.out.log"));
         ReplyLog replies = new ReplyLog(fx.path("rollback.replies.log"));
         startClient(fx, vip, 7401, replies);
-        awaitReplies(replies, 50, 15_000, "before the migration");
+        replies.await(LAB.fx(), 50, 15_000, "before the migration");
 
         FerryResult migrate = fx.migrate(server.pid(), "--tcp-established", "--move-ip", vip + "/32");
         assertNotEquals(0, migrate.exitCode(), () -> "the migration should have failed\n" + migrate.describe());
@@ -105,7 +105,7 @@ class MigrateIT {
                 () -> "the reason is not shown\n" + migrate.describe());
         assertTrue(migrate.stderr().contains("keeps running"), () -> migrate.describe());
         long atFailure = replies.lastN();
-        awaitReplies(replies, atFailure + 50, 15_000, "after the rollback (last reply before: " + atFailure + ")");
+        replies.await(LAB.fx(), atFailure + 50, 15_000, "after the rollback (last reply before: " + atFailure + ")");
         assertTrue(ProcFs.isRunning(server.pid()), "the source process is not running after the rollback");
         assertTrue(replies.errors().isEmpty(), () -> "the client's connection broke: " + replies.errors() + fx.diagnostics());
         assertEquals(List.of(), replies.discontinuities(), "lost or duplicated replies across the rollback");
@@ -123,7 +123,7 @@ class MigrateIT {
         // no PID namespace: while the source runs (--leave-running) its PID is taken, so the first restore fails
         Process ticker = fx.startIn(fx.lab().sourceNs(), List.of("setsid", "/usr/bin/python3",
                 fx.script("ticker.py").toString(), ticks.log().toString()), fx.path("ticker.out.log"));
-        awaitReplies(ticks, 10, 15_000, "before the dump");
+        ticks.await(LAB.fx(), 10, 15_000, "before the dump");
         FerryResult dump = fx.dump(ticker.pid(), "retry", "--leave-running");
         assertEquals(0, dump.exitCode(), () -> "ferry dump failed\n" + dump.describe() + fx.diagnostics());
 
@@ -152,12 +152,4 @@ class MigrateIT {
                 Integer.toString(port), "0.01", replies.log().toString(), "120"), fx.path("client-" + port + ".out.log"));
     }
 
-    static void awaitReplies(ReplyLog replies, long n, long millis, String when) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + millis;
-        while (replies.lastN() < n && replies.errors().isEmpty() && System.currentTimeMillis() < deadline) {
-            Thread.sleep(20);
-        }
-        assertTrue(replies.lastN() >= n, () -> "got " + replies.lastN() + " replies (expected: >= " + n + ") "
-                + when + "; errors: " + replies.errors() + LAB.fx().diagnostics());
-    }
 }

@@ -41,7 +41,7 @@ class MigratePreflightIT {
         ReplyLog ticks = new ReplyLog(fx.path("ticks.log"));
         Workload ticker = fx.startWorkload(List.of("/usr/bin/python3", fx.script("ticker.py").toString(),
                 ticks.log().toString()), fx.path("ticker.out.log"));
-        MigrateIT.awaitReplies(ticks, 10, 15_000, "before the migrations");
+        ticks.await(LAB.fx(), 10, 15_000, "before the migrations");
         Path work = fx.daemons().sourceRunDir().resolve("proxy-work");
 
         FerryResult unreachable = fx.migrate(ticker.pid(), "--to", fx.lab().targetIp() + ":27999");
@@ -56,7 +56,7 @@ class MigratePreflightIT {
 
         assertEquals(0, dumpWorkDirs(work), "CRIU ran on the source although the preflight failed");
         long before = ticks.lastN();
-        MigrateIT.awaitReplies(ticks, before + 10, 5_000, "after the refused migrations");
+        ticks.await(LAB.fx(), before + 10, 5_000, "after the refused migrations");
         assertTrue(ProcFs.isRunning(ticker.pid()), "the process is not running");
         assertEquals(List.of(), ticks.discontinuities(), "the ticker was disturbed");
     }

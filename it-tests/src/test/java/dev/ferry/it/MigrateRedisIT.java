@@ -54,7 +54,7 @@ class MigrateRedisIT {
         ReplyLog incr = new ReplyLog(fx.path("redis.incr.log"));
         Process client = fx.startIn(fx.lab().clientNs(), List.of("/usr/bin/python3", fx.script("redis_incr.py").toString(), VIP, "6379",
                 "0.01", incr.log().toString(), "120"), fx.path("redis-client.out.log"));
-        MigrateIT.awaitReplies(incr, 50, 15_000, "before the migration");
+        incr.await(LAB.fx(), 50, 15_000, "before the migration");
 
         FerryResult migrate = fx.migrate(server.pid(), "--tcp-established", "--move-ip", VIP + "/32");
         assertEquals(0, migrate.exitCode(), () -> "ferry migrate of redis failed\n" + migrate.describe() + fx.diagnostics());
@@ -62,7 +62,7 @@ class MigrateRedisIT {
         long atMigrate = incr.lastN();
         assertTrue(ProcFs.awaitGone(server.pid(), 5_000), "redis still runs on the source");
         assertTrue(fx.lab().processInNode(restored, fx.lab().targetNs()), "the restored redis is not in the target");
-        MigrateIT.awaitReplies(incr, atMigrate + 100, 20_000, "after the migration (last INCR before: " + atMigrate + ")");
+        incr.await(LAB.fx(), atMigrate + 100, 20_000, "after the migration (last INCR before: " + atMigrate + ")");
         assertTrue(incr.errors().isEmpty(), () -> "the INCR client saw errors: " + incr.errors() + fx.diagnostics());
         assertEquals(List.of(), incr.discontinuities(), "the INCR sequence has gaps or repeats");
 

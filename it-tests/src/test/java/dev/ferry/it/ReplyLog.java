@@ -1,5 +1,7 @@
 package dev.ferry.it;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +21,19 @@ final class ReplyLog {
 
     ReplyLog(Path log) {
         this.log = log;
+    }
+
+    /**
+     * Waits up to {@code millis} until reply {@code n} has arrived (or an error did); fails with what arrived, the
+     * errors and {@code fx}'s diagnostics otherwise.
+     */
+    void await(LabFixture fx, long n, long millis, String when) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + millis;
+        while (lastN() < n && errors().isEmpty() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(20);
+        }
+        assertTrue(lastN() >= n, () -> "got " + lastN() + " replies (expected: >= " + n + ") " + when + "; errors: "
+                + errors() + fx.diagnostics());
     }
 
     private List<String> completeLines() {

@@ -33,7 +33,7 @@ class TcpEstablishedIT {
         Workload source = LAB.fx().startWorkload(List.of("/usr/bin/python3", script.toString(), Integer.toString(PORT),
                 replies.log().toString(), "0.02"), LAB.fx().path("tcp.out.log"));
 
-        awaitReplies(replies, 25, 15_000, "before the dump");
+        replies.await(LAB.fx(), 25, 15_000, "before the dump");
         assertTrue(replies.errors().isEmpty(), () -> "client errors before the dump: " + replies.errors());
 
         FerryResult dump = LAB.fx().dump(source.pid(), "tcp", "--tcp-established", "--network-lock", "iptables");
@@ -52,7 +52,7 @@ class TcpEstablishedIT {
         assertTrue(LAB.fx().lab().processInNode(restored, LAB.fx().lab().targetNs()),
                 () -> "restored pid " + restored + " is not in the target netns");
 
-        awaitReplies(replies, atDump + 50, 20_000, "after the restore (last reply before the dump: " + atDump + ")");
+        replies.await(LAB.fx(), atDump + 50, 20_000, "after the restore (last reply before the dump: " + atDump + ")");
         assertTrue(replies.errors().isEmpty(), () -> "the connection broke across the migration: "
                 + replies.errors() + LAB.fx().diagnostics());
         List<String> gaps = replies.discontinuities();
@@ -63,12 +63,4 @@ class TcpEstablishedIT {
                 replies.lastN(), replies.maxGapMillis());
     }
 
-    private static void awaitReplies(ReplyLog replies, long n, long millis, String when) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + millis;
-        while (replies.lastN() < n && replies.errors().isEmpty() && System.currentTimeMillis() < deadline) {
-            Thread.sleep(20);
-        }
-        assertTrue(replies.lastN() >= n, () -> "client got " + replies.lastN() + " replies (expected: >= " + n + ") "
-                + when + "; errors: " + replies.errors() + LAB.fx().diagnostics());
-    }
 }
