@@ -3,20 +3,9 @@ package dev.ferry.it;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.PrintWriter;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.time.Instant;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.List;
+import java.util.Locale;
 
 /**
  * A relay for {@link MigrateFaultsIT}, run as its own JVM inside the source node's network namespace: relays TCP
@@ -39,9 +28,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Only {@code cache → proxy} bytes are parsed ({@link FrameTypeFinder}); plain TCP links only. Every connection, the
  * fault and every close go to LOG, one line each ({@code listening ...}, {@code connection ...}, {@code CUT ...} or
  * {@code SWALLOW ...}, {@code closed ...}, {@code exit ...}). Exits once the connection that carried the fault has
- * closed in both directions, or after TIMEOUT_S (default 120) seconds, whichever comes first.
+ * closed in both directions, or after TIMEOUT_S (default 120) seconds, whichever comes first. The relaying itself is
+ * {@link TcpRelay}'s.
  */
-public final class LinkFaultRelay {
+public final class LinkFaultRelay extends TcpRelay {
 
     static final int SNAPSHOT_HELD = 0x0D;
     static final long DEFAULT_TIMEOUT_SECONDS = 120;
@@ -49,128 +39,55 @@ public final class LinkFaultRelay {
     /** What to do with the first SNAPSHOT_HELD frame. */
     enum Mode { CUT, SWALLOW }
 
-    private final InetSocketAddress target;
     private final Mode mode;
-    private final PrintWriter log;
-    private final AtomicBoolean faulted = new AtomicBoolean();
-    private final AtomicInteger connections = new AtomicInteger();
-    private final CountDownLatch faultedConnectionDone = new CountDownLatch(1);
 
-    private LinkFaultRelay(InetSocketAddress target, Mode mode, PrintWriter log) {
-        this.target = target;
-        this.mode = mode;
-        this.log = log;
+    private LinkFaultRelay(Options options) throws IOException {
+        super(options, "fault");
+        this.mode = Mode.valueOf(options.mode().toUpperCase(Locale.ROOT));
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length < 6 || !(args[4].equals("cut") || args[4].equals("swallow"))) {
-            System.err.println("usage: LinkFaultRelay LISTEN_ADDR LISTEN_PORT TARGET_ADDR TARGET_PORT cut|swallow LOG"
-                    + " [TIMEOUT_S]");
-            System.exit(2);
-        }
-        InetSocketAddress listen = new InetSocketAddress(InetAddress.getByName(args[0]), Integer.parseInt(args[1]));
-        InetSocketAddress target = new InetSocketAddress(InetAddress.getByName(args[2]), Integer.parseInt(args[3]));
-        Mode mode = args[4].equals("cut") ? Mode.CUT : Mode.SWALLOW;
-        long timeoutSeconds = args.length > 6 ? Long.parseLong(args[6]) : DEFAULT_TIMEOUT_SECONDS;
-        PrintWriter log = new PrintWriter(Files.newBufferedWriter(Path.of(args[5]), StandardCharsets.UTF_8,
-                StandardOpenOption.CREATE, StandardOpenOption.APPEND), true);
-        LinkFaultRelay relay = new LinkFaultRelay(target, mode, log);
-        try (ServerSocket server = new ServerSocket()) {
-            server.setReuseAddress(true);
-            server.bind(listen);
-            Thread acceptor = new Thread(() -> relay.acceptLoop(server), "relay-accept");
-            acceptor.setDaemon(true);
-            acceptor.start();
-            relay.log("listening " + listen + " -> " + target + " mode " + args[4] + " timeout " + timeoutSeconds + " s");
-            boolean done = relay.faultedConnectionDone.await(timeoutSeconds, TimeUnit.SECONDS);
-            relay.log(done ? "exit: the connection that carried the fault is closed"
-                    : "exit: timeout after " + timeoutSeconds + " s (fault: " + (relay.faulted.get() ? mode : "none") + ")");
-        }
-        log.close();
-        System.exit(0);
+        System.exit(TcpRelay.run(args, "LinkFaultRelay", List.of("cut", "swallow"), DEFAULT_TIMEOUT_SECONDS,
+                LinkFaultRelay::new));
     }
 
-    private synchronized void log(String line) {
-        log.println(Instant.now() + " " + line);
+    @Override
+    protected Connection connection(int id, Socket proxySide, Socket cacheSide) {
+        return new Faulting(id, proxySide, cacheSide);
     }
 
-    private void acceptLoop(ServerSocket server) {
-        while (true) {
-            Socket proxySide;
-            try {
-                proxySide = server.accept();
-            } catch (IOException e) {
-                return; // closed at exit
-            }
-            int id = connections.incrementAndGet();
-            Thread t = new Thread(() -> relay(id, proxySide), "relay-" + id);
-            t.setDaemon(true);
-            t.start();
-        }
-    }
-
-    private void relay(int id, Socket proxySide) {
-        log("connection " + id + " from " + proxySide.getRemoteSocketAddress());
-        try (proxySide; Socket cacheSide = new Socket()) {
-            cacheSide.connect(target, 5_000);
-            proxySide.setTcpNoDelay(true);
-            cacheSide.setTcpNoDelay(true);
-            Connection c = new Connection(id, proxySide, cacheSide);
-            Thread down = new Thread(c::pumpCacheToProxy, "relay-" + id + "-down");
-            down.setDaemon(true);
-            down.start();
-            c.pumpProxyToCache();
-            down.join();
-            log("closed connection " + id + ": " + c.up + " bytes proxy->cache, " + c.down + " bytes cache->proxy"
-                    + " passed on, " + c.dropped + " dropped" + (c.faultedHere ? ", carried the fault (" + mode + ")" : ""));
-            if (c.faultedHere) {
-                faultedConnectionDone.countDown();
-            }
-        } catch (IOException | InterruptedException e) {
-            log("connection " + id + " failed: " + e);
-        }
+    @Override
+    protected String faultState() {
+        return "fault: " + (faulted() ? mode : "none");
     }
 
     /** One relayed connection: the proxy → cache pump passes bytes on as they are, the other one parses frames. */
-    private final class Connection {
-        private final int id;
-        private final Socket proxySide;
-        private final Socket cacheSide;
+    private final class Faulting extends Connection {
         private final FrameTypeFinder finder = new FrameTypeFinder(SNAPSHOT_HELD);
-        private volatile long up;
-        private volatile long down;
         private volatile long dropped;
-        private volatile boolean faultedHere;
 
-        Connection(int id, Socket proxySide, Socket cacheSide) {
-            this.id = id;
-            this.proxySide = proxySide;
-            this.cacheSide = cacheSide;
+        Faulting(int id, Socket proxySide, Socket cacheSide) {
+            super(id, proxySide, cacheSide);
         }
 
-        void pumpProxyToCache() {
-            byte[] buf = new byte[64 << 10];
-            try {
-                InputStream in = proxySide.getInputStream();
-                OutputStream out = cacheSide.getOutputStream();
-                int n;
-                while ((n = in.read(buf)) > 0) {
-                    out.write(buf, 0, n);
-                    out.flush();
-                    up += n;
-                }
-                endOfStream("proxy->cache", cacheSide);
-            } catch (IOException e) {
-                failed("proxy->cache", e);
-            }
+        @Override
+        String closedDetail() {
+            return " passed on, " + dropped + " dropped" + (faultedHere ? ", carried the fault (" + mode + ")" : "");
+        }
+
+        /** After the fault an end of stream closes both: a swallowing relay must not leave one side hanging. */
+        @Override
+        boolean closesBothAtEndOfStream() {
+            return faultedHere;
         }
 
         /**
          * Passes cache → proxy bytes on up to the first SNAPSHOT_HELD frame, then acts. A header cut short before its
          * type byte waits at the front of {@code buf} ({@code held} bytes, fewer than 5) for the rest of it.
          */
+        @Override
         void pumpCacheToProxy() {
-            byte[] buf = new byte[64 << 10];
+            byte[] buf = new byte[BUFFER_BYTES];
             int held = 0;
             boolean watching = true;
             try {
@@ -197,7 +114,7 @@ public final class LinkFaultRelay {
                     held -= pass;
                     if (watching && finder.found() >= 0) {
                         watching = false;
-                        if (!faulted.compareAndSet(false, true)) {
+                        if (!claimFault()) {
                             log("connection " + id + ": SNAPSHOT_HELD at cache->proxy offset " + finder.found()
                                     + ", but the fault is spent; passing it on");
                             pass(out, buf, held);
@@ -216,9 +133,9 @@ public final class LinkFaultRelay {
                 if (held > 0 && !faultedHere) {
                     pass(out, buf, held); // a partial header at the end of the stream: passed on as it is
                 }
-                endOfStream("cache->proxy", proxySide);
+                endOfStream(CACHE_TO_PROXY, proxySide);
             } catch (IOException e) {
-                failed("cache->proxy", e);
+                failed(CACHE_TO_PROXY, e);
             }
         }
 
@@ -242,48 +159,6 @@ public final class LinkFaultRelay {
                 log("SWALLOW connection " + id + ": " + frame + " dropped, and every cache->proxy byte after it; both"
                         + " sockets stay open, proxy->cache still relayed");
             }
-        }
-
-        /** An end of stream: passed on as a half-close before the fault, as a close of both sockets after it. */
-        private void endOfStream(String direction, Socket to) {
-            log("connection " + id + " " + direction + ": end of stream");
-            if (faultedHere) {
-                closeBoth();
-                return;
-            }
-            try {
-                to.shutdownOutput();
-            } catch (IOException e) {
-                closeBoth();
-            }
-        }
-
-        /** A reset or a closed socket on one side is passed on as a close of both. */
-        private void failed(String direction, IOException e) {
-            log("connection " + id + " " + direction + ": " + e.getMessage());
-            closeBoth();
-        }
-
-        private void closeBoth() {
-            closeQuietly(proxySide);
-            closeQuietly(cacheSide);
-        }
-    }
-
-    private static void reset(Socket socket) {
-        try {
-            socket.setSoLinger(true, 0);
-        } catch (IOException e) {
-            // already closed: nothing to reset
-        }
-        closeQuietly(socket);
-    }
-
-    private static void closeQuietly(Socket socket) {
-        try {
-            socket.close();
-        } catch (IOException ignored) {
-            // closing
         }
     }
 }

@@ -6,18 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.ferry.cli.lab.FerryDaemons;
-import dev.ferry.cli.lab.FerryJar;
 import dev.ferry.cli.lab.FerryResult;
 import dev.ferry.cli.lab.FerryRun;
 import dev.ferry.cli.lab.LogTail;
 import dev.ferry.cli.lab.ProcFs;
 import dev.ferry.cli.lab.Workload;
 
-import java.io.File;
-import java.io.IOException;
-import java.net.URISyntaxException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -56,8 +50,7 @@ class MigrateFaultsIT {
     @RegisterExtension
     static final LabExtension LAB = new LabExtension(OCTET, LabExtension.Daemons.NONE, true, true);
 
-    private Process relay;
-    private Path relayLog;
+    private RelayProcess relay;
 
     @AfterEach
     void stopDaemonsAndRelay() throws Exception {
@@ -77,17 +70,17 @@ class MigrateFaultsIT {
     @Test
     void linkCutWhileTargetHoldsTheRestoredTree_sourceServesOn_targetTreeNeverRan() throws Exception {
         LabFixture fx = LAB.fx();
-        startRelay(fx, 27111, "cut", "relay-cut.log");
+        relay = startRelay(fx, 27111, "cut", "relay-cut.log");
         fx.daemons().insecure(true).proxyTarget("127.0.0.1", 27111).start();
         Service service = Service.start(fx, 100, 7410);
 
         FerryResult migrate = fx.migrate(service.pid(), service.migrateArgs());
         adoptIfMigrated(fx, migrate);
         assertFalse(migrate.timedOut(), () -> "ferry migrate hung after the link was cut\n" + migrate.describe()
-                + relayDiagnostics() + fx.diagnostics());
+                + relay.diagnostics() + fx.diagnostics());
         String cut = faultLine("CUT", () -> migrate.describe() + fx.diagnostics());
         assertNotEquals(0, migrate.exitCode(), () -> "ferry migrate succeeded although the link was cut before"
-                + " SNAPSHOT_HELD reached the proxy\n" + migrate.describe() + relayDiagnostics() + fx.diagnostics());
+                + " SNAPSHOT_HELD reached the proxy\n" + migrate.describe() + relay.diagnostics() + fx.diagnostics());
         assertTrue(migrate.stderr().contains("keeps running"), () -> "ferry migrate does not say that the source keeps"
                 + " running\n" + migrate.describe());
 
@@ -128,7 +121,7 @@ class MigrateFaultsIT {
     @Test
     void proxyKilledWhileTargetHoldsTheRestoredTree_sourceResumesAtOnce() throws Exception {
         LabFixture fx = LAB.fx();
-        startRelay(fx, 27112, "swallow", "relay-swallow.log");
+        relay = startRelay(fx, 27112, "swallow", "relay-swallow.log");
         fx.daemons().insecure(true).proxyTarget("127.0.0.1", 27112).start();
         Service service = Service.start(fx, 101, 7411);
 
@@ -143,7 +136,7 @@ class MigrateFaultsIT {
         assertTrue(ProcFs.awaitGone(proxyPid, 5_000), "the image-proxy (pid " + proxyPid + ") survived SIGKILL");
         assertTrue(first.isPresent(), () -> "no reply within " + RESUMED_WITHIN_MS + " ms of the image-proxy's death"
                 + " (last reply: " + service.replies.lastN() + ", errors: " + service.replies.errors() + "): the source"
-                + " was not resumed at once, as if the post-dump hook waited for its timeout" + relayDiagnostics()
+                + " was not resumed at once, as if the post-dump hook waited for its timeout" + relay.diagnostics()
                 + fx.diagnostics());
         long resumedAfterMs = Math.round(first.get().time() * 1000) - killedAtMillis;
         assertTrue(resumedAfterMs <= RESUMED_WITHIN_MS, () -> "the first reply after the image-proxy's death came "
@@ -224,7 +217,7 @@ class MigrateFaultsIT {
                 + fx.diagnostics());
         assertEquals(List.of(), service.target.lockRules(), "CRIU's lock is left on the target");
         assertTrue(cacheLogged(fx, NOT_RESUMED), () -> "the image-cache did not log that the held tree was '"
-                + NOT_RESUMED + "'" + relayDiagnostics() + fx.diagnostics());
+                + NOT_RESUMED + "'" + relay.diagnostics() + fx.diagnostics());
     }
 
     private static boolean cacheLogged(LabFixture fx, String needle) {
@@ -244,10 +237,10 @@ class MigrateFaultsIT {
 
     /** The relay's line for its fault ({@code CUT} or {@code SWALLOW}); fails when it did not act. */
     private String faultLine(String fault, java.util.function.Supplier<String> context) {
-        String line = LogTail.grep(relayLog, fault + " connection", 1);
+        String line = relay.grep(fault + " connection", 1);
         if (!line.contains(fault)) {
             fail("the relay saw no SNAPSHOT_HELD (0x0d) frame from the image-cache, so no fault happened while the"
-                    + " target held the restored tree (" + fault + " expected)" + relayDiagnostics() + "\n"
+                    + " target held the restored tree (" + fault + " expected)" + relay.diagnostics() + "\n"
                     + context.get());
         }
         return line;
@@ -256,20 +249,20 @@ class MigrateFaultsIT {
     /** Waits for the relay's SWALLOW line while ferry migrate runs; fails when it ends first or after the wait. */
     private String awaitSwallow(LabFixture fx, FerryRun run) throws InterruptedException {
         long deadline = System.currentTimeMillis() + HELD_WITHIN_MS;
-        while (!LogTail.grep(relayLog, "SWALLOW connection", 1).contains("SWALLOW")) {
+        while (!relay.grep("SWALLOW connection", 1).contains("SWALLOW")) {
             if (!run.process().isAlive()) {
                 FerryResult ended = run.await(Duration.ofSeconds(5));
                 adoptIfMigrated(fx, ended);
                 fail("ferry migrate ended before the relay swallowed a SNAPSHOT_HELD frame\n" + ended.describe()
-                        + relayDiagnostics() + fx.diagnostics());
+                        + relay.diagnostics() + fx.diagnostics());
             }
             if (System.currentTimeMillis() > deadline) {
                 fail("the relay swallowed no SNAPSHOT_HELD frame within " + HELD_WITHIN_MS + " ms of ferry migrate\n"
-                        + run.stdoutSoFar() + run.stderrSoFar() + relayDiagnostics() + fx.diagnostics());
+                        + run.stdoutSoFar() + run.stderrSoFar() + relay.diagnostics() + fx.diagnostics());
             }
             Thread.sleep(10);
         }
-        return LogTail.grep(relayLog, "SWALLOW connection", 1);
+        return relay.grep("SWALLOW connection", 1);
     }
 
     /** The first reply sent after {@code afterMillis} (by the client's clock, the same host's), waiting up to {@code millis}. */
@@ -286,47 +279,16 @@ class MigrateFaultsIT {
         }
     }
 
-
-    /**
-     * Starts {@link LinkFaultRelay} in the source node, listening on 127.0.0.1:{@code port} and relaying to the
-     * cache's address, and waits for its {@code listening} line.
-     */
-    private void startRelay(LabFixture fx, int port, String mode, String logName) throws IOException,
-            InterruptedException, URISyntaxException {
-        relayLog = fx.path(logName);
-        Path out = fx.path(logName + ".out");
-        Path classes = Path.of(LinkFaultRelay.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        ProcessBuilder builder = fx.lab().inNode(fx.lab().sourceNs(), List.of(FerryJar.currentJava().toString(),
-                        "-XX:+UseSerialGC", "-cp", classes.toString(), LinkFaultRelay.class.getName(), "127.0.0.1",
-                        Integer.toString(port), fx.lab().targetIp(), Integer.toString(FerryDaemons.DEFAULT_PORT), mode,
-                        relayLog.toString(), "120"))
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(out.toFile()));
-        Process started = fx.lab().track(builder.start());
-        relay = started;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-        while (!LogTail.grep(relayLog, "listening", 1).contains("listening")) {
-            assertTrue(started.isAlive(), () -> "LinkFaultRelay exited with code " + started.exitValue() + ":\n"
-                    + LogTail.of(out, 20));
-            assertTrue(System.nanoTime() < deadline, "LinkFaultRelay printed no 'listening' line within 15 s");
-            Thread.sleep(20);
-        }
-    }
-
-    private String relayDiagnostics() {
-        return "\nrelay log " + relayLog + ":\n" + LogTail.of(relayLog, 20) + "\n";
+    /** Starts {@link LinkFaultRelay} in the source node, listening on 127.0.0.1:{@code port}, relaying to the cache. */
+    private static RelayProcess startRelay(LabFixture fx, int port, String mode, String logName) throws Exception {
+        return RelayProcess.start(fx, fx.lab().sourceNs(), LinkFaultRelay.class, port, mode, logName,
+                LinkFaultRelay.DEFAULT_TIMEOUT_SECONDS);
     }
 
     /** Stops the relay by its PID: SIGTERM, then SIGKILL. Idempotent. */
     private void stopRelay() throws InterruptedException {
-        if (relay != null && relay.isAlive()) {
-            relay.destroy();
-            if (!relay.waitFor(5, TimeUnit.SECONDS)) {
-                relay.destroyForcibly();
-                relay.waitFor(5, TimeUnit.SECONDS);
-            }
+        if (relay != null) {
+            relay.stop();
         }
-        relay = null;
     }
 }

@@ -4,16 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ferry.cli.lab.FerryDaemons;
-import dev.ferry.cli.lab.FerryJar;
 import dev.ferry.cli.lab.FerryResult;
 import dev.ferry.cli.lab.LogTail;
 import dev.ferry.cli.lab.ProcFs;
 import dev.ferry.cli.lab.Workload;
 
-import java.io.File;
-import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,7 +38,7 @@ class TamperingIT {
     private static final int SIZE_MIB = 48;
     private static final String SNAPSHOT = "tampered";
     private static LabFixture fx;
-    private Process relay;
+    private RelayProcess relay;
 
     @BeforeAll
     static void startLab() throws Exception {
@@ -63,7 +58,9 @@ class TamperingIT {
             try {
                 fx.daemons().close();
             } finally {
-                stopRelay();
+                if (relay != null) {
+                    relay.stop();
+                }
             }
         }
     }
@@ -77,16 +74,16 @@ class TamperingIT {
 
     @Test
     void insecureLink_flippedBitInImageData_dumpFailsWithIntegrity_sourceRuns_nothingServed() throws Exception {
-        Path relayLog = startRelay(27101, "frames", "relay-plain.log");
+        relay = startRelay(27101, "frames", "relay-plain.log");
         fx.daemons().insecure(true).proxyTarget("127.0.0.1", 27101).start();
 
         Run run = dumpThroughRelay("plain");
         FerryResult dump = run.dump;
-        String flip = flipLine(relayLog);
+        String flip = flipLine();
         assertTrue(flip.contains("IMAGE_DATA"), () -> "the relay flipped something else: " + flip);
 
         assertEquals(8, dump.exitCode(), () -> "ferry dump through a bit-flipping relay on an --insecure link should"
-                + " fail with exit 8 (INTEGRITY)\n" + dump.describe() + relayDiagnostics(relayLog) + fx.diagnostics());
+                + " fail with exit 8 (INTEGRITY)\n" + dump.describe() + relay.diagnostics() + fx.diagnostics());
         assertTrue(dump.stderr().contains("INTEGRITY") && dump.stderr().toLowerCase().contains("crc32c"),
                 () -> "ferry dump's message does not name the integrity failure (INTEGRITY, CRC32C mismatch)\n"
                         + dump.describe());
@@ -102,15 +99,15 @@ class TamperingIT {
 
     @Test
     void mutualTlsLink_flippedBitInTlsRecord_connectionBreaks_sourceRuns_nothingServed() throws Exception {
-        Path relayLog = startRelay(27102, "offset", "relay-tls.log");
+        relay = startRelay(27102, "offset", "relay-tls.log");
         fx.daemons().insecure(false).proxyTarget("127.0.0.1", 27102).start();
 
         Run run = dumpThroughRelay("tls");
         FerryResult dump = run.dump;
-        String flip = flipLine(relayLog);
+        String flip = flipLine();
 
         assertEquals(6, dump.exitCode(), () -> "ferry dump through a bit-flipping relay on a mutual TLS link should"
-                + " fail with exit 6 (the connection breaks)\n" + dump.describe() + relayDiagnostics(relayLog)
+                + " fail with exit 6 (the connection breaks)\n" + dump.describe() + relay.diagnostics()
                 + fx.diagnostics());
         assertFalse(dump.stderr().isBlank(), "ferry dump failed without a message on stderr");
         assertTrue(dump.stderr().contains("image-cache"), () -> "ferry dump's message does not say the link to the"
@@ -165,53 +162,17 @@ class TamperingIT {
         assertFalse(Files.exists(fx.path(SNAPSHOT + ".pid")), "a restore of the tampered snapshot wrote a pidfile");
     }
 
-    /**
-     * Starts {@link BitFlipRelay} in the source node, listening on 127.0.0.1:{@code port} and relaying to the
-     * cache's address; waits for its {@code listening} line. Returns its log.
-     */
-    private Path startRelay(int port, String mode, String logName) throws IOException, InterruptedException,
-            URISyntaxException {
-        Path log = fx.path(logName);
-        Path classes = Path.of(BitFlipRelay.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        ProcessBuilder builder = fx.lab().inNode(fx.lab().sourceNs(), List.of(FerryJar.currentJava().toString(),
-                        "-XX:+UseSerialGC", "-cp", classes.toString(), BitFlipRelay.class.getName(), "127.0.0.1",
-                        Integer.toString(port), fx.lab().targetIp(), Integer.toString(FerryDaemons.DEFAULT_PORT), mode,
-                        log.toString(), "90"))
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(fx.path(logName + ".out").toFile()));
-        relay = fx.lab().track(builder.start());
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-        while (!LogTail.grep(log, "listening", 1).contains("listening")) {
-            assertTrue(relay.isAlive(), () -> "BitFlipRelay exited with code " + relay.exitValue() + ":\n"
-                    + LogTail.of(fx.path(logName + ".out"), 20));
-            assertTrue(System.nanoTime() < deadline, "BitFlipRelay printed no 'listening' line within 15 s");
-            Thread.sleep(20);
-        }
-        return log;
+    /** Starts {@link BitFlipRelay} in the source node, listening on 127.0.0.1:{@code port}, relaying to the cache. */
+    private static RelayProcess startRelay(int port, String mode, String logName) throws Exception {
+        return RelayProcess.start(fx, fx.lab().sourceNs(), BitFlipRelay.class, port, mode, logName,
+                BitFlipRelay.DEFAULT_TIMEOUT_SECONDS);
     }
 
     /** The relay's FLIP line; fails when it flipped nothing. */
-    private static String flipLine(Path relayLog) {
-        String flip = LogTail.grep(relayLog, "FLIP", 2);
-        assertTrue(flip.contains("FLIP"), () -> "the relay flipped no bit\n" + relayDiagnostics(relayLog)
+    private String flipLine() {
+        String flip = relay.grep("FLIP", 2);
+        assertTrue(flip.contains("FLIP"), () -> "the relay flipped no bit\n" + relay.diagnostics()
                 + fx.diagnostics());
         return flip;
-    }
-
-    private static String relayDiagnostics(Path relayLog) {
-        return "\nrelay log " + relayLog + ":\n" + LogTail.of(relayLog, 20) + "\n";
-    }
-
-    /** Stops the relay by its PID: SIGTERM, then SIGKILL. */
-    private void stopRelay() throws InterruptedException {
-        if (relay != null && relay.isAlive()) {
-            relay.destroy();
-            if (!relay.waitFor(5, TimeUnit.SECONDS)) {
-                relay.destroyForcibly();
-                relay.waitFor(5, TimeUnit.SECONDS);
-            }
-        }
-        relay = null;
     }
 }
