@@ -102,7 +102,11 @@ public final class ImageCache implements AutoCloseable {
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(0, io);
         Path work = config.runDir().resolve("cache-work");
         RestoreEngine engine = new RestoreEngine(config.criu(), work);
-        MigrationTarget migrations = new MigrationTarget(store, engine, config.criu(), config.node(), events);
+        AddressJournal journal = new AddressJournal(config.runDir().resolve("migrations"));
+        for (String line : journal.sweep()) {
+            LOG.warning(() -> "service address sweep: " + line);
+        }
+        MigrationTarget migrations = new MigrationTarget(store, engine, config.criu(), config.node(), journal, events);
         Channel server;
         try {
             server = new ServerBootstrap()

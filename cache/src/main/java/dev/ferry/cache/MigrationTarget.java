@@ -69,6 +69,7 @@ final class MigrationTarget implements AutoCloseable {
     private final ConcurrentMap<HeldKey, CompletableFuture<Void>> held = new ConcurrentHashMap<>();
 
     private final SnapshotStore store;
+    private final AddressJournal journal;
     private final RestoreEngine engine;
     private final Criu criu;
     private final String node;
@@ -79,12 +80,14 @@ final class MigrationTarget implements AutoCloseable {
         return t;
     });
 
-    MigrationTarget(SnapshotStore store, RestoreEngine engine, Criu criu, String node) {
-        this(store, engine, criu, node, CacheEvents.NONE);
+    MigrationTarget(SnapshotStore store, RestoreEngine engine, Criu criu, String node, AddressJournal journal) {
+        this(store, engine, criu, node, journal, CacheEvents.NONE);
     }
 
     /** @param events told about served images and restore outcomes (metrics) */
-    MigrationTarget(SnapshotStore store, RestoreEngine engine, Criu criu, String node, CacheEvents events) {
+    MigrationTarget(SnapshotStore store, RestoreEngine engine, Criu criu, String node, AddressJournal journal,
+                    CacheEvents events) {
+        this.journal = journal;
         this.events = events;
         this.store = store;
         this.engine = engine;
@@ -212,9 +215,10 @@ final class MigrationTarget implements AutoCloseable {
             Duration timeout = spec.getRestoreTimeoutMillis() > 0
                     ? Duration.ofMillis(spec.getRestoreTimeoutMillis()) : DEFAULT_RESTORE_TIMEOUT;
             if (address != null) {
-                device = address.deviceForAdding();
+                String dev = address.deviceForAdding();
+                journal.record(snapshot.name(), address, dev); // first: a cache that dies now leaves a trace
+                device = dev;
                 address.addQuietly(device);
-                String dev = device;
                 LOG.info(() -> "snapshot " + name + ": added " + address.cidr() + " on " + dev + " quietly");
             }
             LOG.info(() -> "snapshot " + name + ": migration restore starting, " + snapshot.imageCount() + " images, "
@@ -237,7 +241,7 @@ final class MigrationTarget implements AutoCloseable {
                 LOG.warning(() -> "snapshot " + name + ": restored as pid " + outcome.restoredPid() + ", but the"
                         + " connection to " + peer + " is gone, so the source was resumed there; killing the restored tree");
                 killTree(outcome.restoredPid());
-                removeQuietly(address, device, name);
+                removeQuietly(snapshot.name(), address, device);
                 return;
             }
             if (address != null) {
@@ -246,18 +250,19 @@ final class MigrationTarget implements AutoCloseable {
             LOG.info(() -> "snapshot " + name + ": migrated, runs as pid " + outcome.restoredPid() + " (restore "
                     + outcome.duration().toMillis() + " ms, " + outcome.bytesServed() + " bytes served)"
                     + (address == null ? "" : "; " + address.ip() + " announced"));
+            journal.forget(snapshot.name()); // the address belongs to the running tree now
             channel.writeAndFlush(new SnapshotRestored(snapshot.name(), outcome.restoredPid(),
                     outcome.duration().toMillis(), outcome.bytesServed()));
         } catch (CriuException e) {
             events.restoreFinished(false, Duration.ofNanos(System.nanoTime() - started));
-            removeQuietly(address, device, name);
+            removeQuietly(snapshot.name(), address, device);
             LOG.warning(() -> "snapshot " + name + ": migration restore failed: " + e.getMessage());
             channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, "criu restore on target " + node
                     + " failed (exit " + e.exitCode() + ")" + CriuHints.advice(e.logExcerpt()) + "\n"
                     + String.join("\n", e.logExcerpt()) + "\nlog on the target: " + e.logPath(), name));
         } catch (IOException | RuntimeException e) {
             events.restoreFinished(false, Duration.ofNanos(System.nanoTime() - started));
-            removeQuietly(address, device, name);
+            removeQuietly(snapshot.name(), address, device);
             LOG.warning(() -> "snapshot " + name + ": migration restore failed: " + e);
             channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, "restore on target " + node + " failed: "
                     + e.getMessage(), name));
@@ -266,12 +271,14 @@ final class MigrationTarget implements AutoCloseable {
         }
     }
 
-    private static void removeQuietly(ServiceAddress address, String device, String name) {
+    /** Removes the address a failed migration added; its journal entry goes only once the address is gone. */
+    private void removeQuietly(SnapshotName name, ServiceAddress address, String device) {
         if (address == null || device == null) {
             return;
         }
         try {
             address.remove(device);
+            journal.forget(name);
             LOG.info(() -> "snapshot " + name + ": removed " + address.cidr() + " from " + device);
         } catch (IOException e) {
             LOG.warning(() -> "snapshot " + name + ": removing " + address.cidr() + " from " + device + " failed: "

@@ -57,7 +57,8 @@ class MigrationPreflightTest {
 
     private MigrationTarget target(String version) {
         Criu criu = new Criu(Path.of("/bin/true"), version);
-        return new MigrationTarget(store, new RestoreEngine(criu, work), criu, "target");
+        return new MigrationTarget(store, new RestoreEngine(criu, work), criu, "target",
+                new AddressJournal(work.resolve("migrations")));
     }
 
     @Test

@@ -24,9 +24,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Faults at the last instant of {@code ferry migrate}'s two-phase hand-over, while the target holds the restored tree
- * in CRIU's post-restore action (network still locked) and waits for SNAPSHOT_RESUME: the link is cut, or the
- * image-proxy is killed. Either way the restored tree never runs, the source is resumed at once with its address and
- * its client's live connection, and neither node keeps an address, a lock rule or a process of the tree.
+ * in CRIU's post-restore action (network still locked) and waits for SNAPSHOT_RESUME: the link is cut, the
+ * image-proxy is killed, or the image-cache is killed. Each time the restored tree never runs, the source is resumed
+ * at once with its address and its client's live connection, and neither node keeps an address, a lock rule or a
+ * process of the tree (the address a dead image-cache added is removed by the next one it starts).
  *
  * <p>A {@link LinkFaultRelay} in the source node sits between the two daemons (the proxy dials it on 127.0.0.1, it
  * dials the cache) and acts on the cache's SNAPSHOT_HELD frame; the link is plain TCP ({@code --insecure}) so that it
@@ -156,6 +157,60 @@ class MigrateFaultsIT {
                 + " pid %d; longest reply gap %d ms%n  migrate exit %d after %d ms: %s%n", swallow.strip(),
                 resumedAfterMs, proxyPid, service.replies.maxGapMillis(), migrate.exitCode(), migrate.elapsedMillis(),
                 migrate.stderr().strip());
+    }
+
+    @Test
+    void cacheKilledWhileHoldingTheRestoredTree_treeNeverRuns_sourceResumes_addressSweptAtRestart() throws Exception {
+        LabFixture fx = LAB.fx();
+        relay = startRelay(fx, 27113, "swallow", "relay-cache-killed.log");
+        fx.daemons().insecure(true).proxyTarget("127.0.0.1", 27113).start();
+        Service service = Service.start(fx, 102, 7412);
+
+        FerryRun run = fx.startMigrate(service.pid(), service.migrateArgs());
+        String swallow = awaitSwallow(fx, run);
+        long cachePid = fx.daemons().cachePid();
+        long atKill = service.replies.lastN();
+        long killedAtMillis = System.currentTimeMillis();
+        ProcessHandle.of(cachePid).ifPresent(ProcessHandle::destroyForcibly);
+
+        Optional<ReplyLog.Reply> first = awaitReplyAfter(service.replies, killedAtMillis, RESUMED_WITHIN_MS + 1_000);
+        assertTrue(ProcFs.awaitGone(cachePid, 5_000), "the image-cache (pid " + cachePid + ") survived SIGKILL");
+        assertTrue(first.isPresent(), () -> "no reply within " + RESUMED_WITHIN_MS + " ms of the image-cache's death"
+                + " (last reply: " + service.replies.lastN() + ", errors: " + service.replies.errors() + "): the source"
+                + " was not resumed" + relay.diagnostics() + fx.diagnostics());
+        long resumedAfterMs = Math.round(first.get().time() * 1000) - killedAtMillis;
+        FerryResult migrate = run.await(Duration.ofSeconds(60));
+        assertFalse(migrate.timedOut(), () -> "ferry migrate hung after the image-cache died\n" + migrate.describe());
+        assertNotEquals(0, migrate.exitCode(), () -> "ferry migrate succeeded although the image-cache died\n"
+                + migrate.describe());
+        assertTrue(migrate.stderr().contains("keeps running"), () -> "ferry migrate does not say the source keeps"
+                + " running\n" + migrate.describe());
+        service.replies.await(fx, atKill + 50, 15_000, "after the image-cache's death (last reply before: " + atKill + ")");
+        service.assertServesOnTheSource(fx);
+
+        // With its image-cache gone, CRIU on the target still ends the held tree: the post-restore script reads
+        // EOF where its verdict should come, fails, and CRIU kills the tree before it ran.
+        long deadline = System.currentTimeMillis() + TARGET_CLEAN_AFTER_KILL_MS;
+        while (!service.target.processes("counter_server.py").isEmpty() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(200);
+        }
+        assertEquals(List.of(), service.target.processes("counter_server.py"), () -> "the held tree still exists on"
+                + " the target after its image-cache died" + fx.diagnostics());
+        assertEquals(List.of(), service.target.lockRules(), "CRIU's lock is left on the target");
+        // Nobody was left to take the address off the target; the next image-cache does, from its journal.
+        assertTrue(service.target.hasAddress(service.vip), "expected the dead cache's quietly added address on the"
+                + " target (the fault did not happen where this test means it to)");
+        fx.daemons().startCache();
+        assertFalse(service.target.hasAddress(service.vip), () -> "the restarted image-cache did not remove the"
+                + " address its predecessor added for the unfinished migration" + fx.diagnostics());
+        assertTrue(cacheLogged(fx, "left by migration"), () -> "the restarted image-cache did not say what it"
+                + " removed" + fx.diagnostics());
+        assertTrue(service.source.hasAddress(service.vip), "the source lost its service address");
+        System.out.printf("MigrateFaultsIT cache killed: relay %s%n  first reply %d ms after the kill of image-cache"
+                + " pid %d; longest reply gap %d ms%n  migrate exit %d after %d ms: %s%n  restarted cache: %s%n",
+                swallow.strip(), resumedAfterMs, cachePid, service.replies.maxGapMillis(), migrate.exitCode(),
+                migrate.elapsedMillis(), migrate.stderr().strip(), LogTail.grep(fx.daemons().cacheLog(),
+                        "left by migration", 1).strip());
     }
 
     /**

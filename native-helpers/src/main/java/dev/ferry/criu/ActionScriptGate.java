@@ -26,9 +26,10 @@ import java.util.OptionalLong;
  * the gated action the script writes {@code <action> <CRTOOLS_INIT_PID>} into FIFO {@code gate.req}, then reads one
  * line from FIFO {@code gate.ack} and exits 0 only if it is {@code ok}; a non-zero exit fails CRIU's step. Every
  * other action exits 0 at once. The engine holds both FIFOs open read-write for the whole run, so neither side
- * ever blocks in open(2) and a verdict written before the script opens {@code gate.ack} is not lost. If the engine
- * dies, the script's read of {@code gate.ack} sees EOF at once (no writer is left), or, had it not yet opened the
- * FIFOs, its open blocks; coreutils {@code timeout} bounds the whole wait, so a vanished engine cannot hold CRIU.
+ * ever blocks in open(2). The script opens {@code gate.ack} before it asks, so from the moment the engine has read
+ * a request, the engine's death ends the script's read with EOF at once (no writer is left) and fails the step; an
+ * engine that died before the script asked leaves its open of {@code gate.ack} blocked, which coreutils
+ * {@code timeout} bounds, so a vanished engine cannot hold CRIU.
  *
  * <p>Ownership: owns the script, the FIFOs and the engine's channels on them; {@link #close()} deletes all of them,
  * only after CRIU has exited. {@link #awaitRequest()} is for one thread; {@link #answer} and {@link #cancel()} may
@@ -108,8 +109,9 @@ public final class ActionScriptGate implements Closeable {
                 + "[ \"$CRTOOLS_SCRIPT_ACTION\" = " + action + " ] || exit 0\n"
                 + "PATH=/usr/bin:/bin:$PATH\n"
                 + "exec timeout -k 2 " + seconds + " sh -c '"
+                + "exec 3< \"$1/" + VERDICT_FIFO + "\" && "
                 + "echo \"" + action + " ${CRTOOLS_INIT_PID:-0}\" > \"$1/" + REQUEST_FIFO + "\" && "
-                + "read -r verdict < \"$1/" + VERDICT_FIFO + "\" && "
+                + "read -r verdict <&3 && "
                 + "[ \"$verdict\" = ok ]' ferry-" + action + " " + shellQuote(workDir.toString()) + "\n";
     }
 
