@@ -69,6 +69,8 @@ final class ProgressRenderer implements Consumer<Progress> {
     private static final java.util.Set<String> SENT_PHASES = java.util.Set.of("commit", "committed", "restore",
             "restored", "handover");
     private static final int BAR_WIDTH = 24;
+    /** No ETA before this much has moved: the first few bytes (CRIU's small images) say nothing of the rate. */
+    private static final long ETA_AFTER_BYTES = 1 << 20;
 
     private final PrintWriter err;
     private final String command;
@@ -205,7 +207,7 @@ final class ProgressRenderer implements Consumer<Progress> {
         if (images > 0) {
             b.append(", ").append(images).append(images == 1 ? " image" : " images");
         }
-        if (rate > 0 && expected > bytes && sentNanos < 0) {
+        if (rate > 0 && expected > bytes && sentNanos < 0 && bytes >= ETA_AFTER_BYTES) {
             b.append(", ETA ").append(duration((long) ((expected - bytes) / rate)));
         }
         if (message != null && !message.isEmpty()) {

@@ -60,6 +60,16 @@ class ProgressRendererTest {
     }
 
     @Test
+    void noEtaFromTheFirstFewBytes() {
+        ProgressRenderer r = renderer(ProgressRenderer.Mode.TTY);
+        r.accept(progress("capture", 0, 0, 0));
+        now.addAndGet(SECOND / 5);
+        r.accept(progress("stream", 44, 1, 1024 * MIB)); // CRIU's inventory: nothing to judge the rate by
+        String line = err.toString().substring(err.toString().lastIndexOf('\r') + 1).stripTrailing();
+        assertFalse(line.contains("ETA"), line);
+    }
+
+    @Test
     void onceEverythingIsSentTheBarIsFullAndTheRateStops() {
         ProgressRenderer r = renderer(ProgressRenderer.Mode.TTY);
         r.accept(progress("capture", 0, 0, 0));

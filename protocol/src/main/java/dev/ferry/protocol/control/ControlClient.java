@@ -64,7 +64,9 @@ public final class ControlClient {
                 Event event = ControlFraming.read(in, Event.parser());
                 if (event == null) {
                     return Results.failure(ExitCode.DAEMON_UNREACHABLE, "the " + daemon + " at " + socket
-                            + " closed the control connection without a result; see its log");
+                            + " closed the control connection without a result (it stopped or died); see its log"
+                            + (daemon.equals("image-proxy") ? ". A dump it was running fails without it, and CRIU"
+                            + " then resumes the source on its own: check the process" : ""));
                 }
                 if (event.hasProgress()) {
                     onProgress.accept(event.getProgress());
