@@ -41,6 +41,7 @@ public final class CacheMetrics implements CacheEvents, MeterBinder {
         gauge(FerryMeters.MEMORY_USED, budget, MemoryBudget::used);
         gauge(FerryMeters.MEMORY_FREE, budget, MemoryBudget::free);
         gauge(FerryMeters.MEMORY_LIMIT, budget, MemoryBudget::limit);
+        gauge(FerryMeters.MEMORY_IDLE, store.chunks(), ChunkPool::idleBytes);
         Gauge.builder(FerryMeters.CONNECTIONS.name(), connections, AtomicInteger::get)
                 .description(FerryMeters.CONNECTIONS.description()).register(registry);
         for (StoredSnapshot.State state : StoredSnapshot.State.values()) {

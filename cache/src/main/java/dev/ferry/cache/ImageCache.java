@@ -39,6 +39,8 @@ import java.util.logging.Logger;
 public final class ImageCache implements AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(ImageCache.class.getName());
+    /** How long idle image memory is kept for the next snapshot before it goes back to the system. */
+    static final java.time.Duration CHUNKS_KEPT_UNUSED = java.time.Duration.ofMinutes(5);
 
     private final CacheConfig config;
     private final SnapshotStore store;
@@ -100,6 +102,13 @@ public final class ImageCache implements AutoCloseable {
         Class<? extends ServerChannel> channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         SslContext tls = config.tls() == null ? null : TlsContexts.server(config.tls());
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(0, io);
+        // idle image memory goes back to the system once no snapshot has needed it for a while
+        group.scheduleAtFixedRate(() -> {
+            long freed = store.chunks().trim(CHUNKS_KEPT_UNUSED);
+            if (freed > 0) {
+                LOG.info(() -> "gave " + (freed >> 20) + " MiB of idle image memory back to the system");
+            }
+        }, 1, 1, TimeUnit.MINUTES);
         Path work = config.runDir().resolve("cache-work");
         RestoreEngine engine = new RestoreEngine(config.criu(), work);
         AddressJournal journal = new AddressJournal(config.runDir().resolve("migrations"));

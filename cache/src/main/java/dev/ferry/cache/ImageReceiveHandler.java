@@ -163,7 +163,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                         + s.name() + " already has " + s.imageCount() + " images (expected: <= "
                         + limits.maxImagesPerSnapshot() + "); raise --max-images on the image-cache");
             }
-            MemoryImage image = new MemoryImage(open.name(), ctx.alloc(), store.budget());
+            MemoryImage image = new MemoryImage(open.name(), ctx.alloc(), store.budget(), store.chunks());
             s.add(image);
             streams.put(open.streamId(), image);
         } else if (msg instanceof ImageData data) {

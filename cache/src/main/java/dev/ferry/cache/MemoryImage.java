@@ -15,7 +15,8 @@ import java.util.zip.CRC32C;
 /**
  * One image held in memory the cache owns: a list of direct chunks that the bytes of IMAGE_DATA frames
  * are copied into (pooled socket buffers are never kept: see java-stack-notes.md, "receiver keeps").
- * Chunks grow from 64 KiB to 4 MiB so that the many small images of a snapshot stay small.
+ * Chunks grow from 64 KiB to 4 MiB so that the many small images of a snapshot stay small; the 4 MiB chunks,
+ * which hold nearly all the bytes, come from the store's {@link ChunkPool} and go back to it.
  *
  * <p>Ownership: the image owns its chunks and releases them in {@link #release()}, called by its
  * {@link StoredSnapshot}. Writing ({@link #append}, {@link #complete}) happens on one event-loop thread;
@@ -24,11 +25,12 @@ import java.util.zip.CRC32C;
 final class MemoryImage implements StoredImage {
 
     private static final int FIRST_CHUNK = 64 * 1024;
-    private static final int MAX_CHUNK = 4 * 1024 * 1024;
+    private static final int MAX_CHUNK = ChunkPool.CHUNK;
 
     private final ImageName name;
     private final ByteBufAllocator allocator;
     private final MemoryBudget budget;
+    private final ChunkPool pool;
     private final List<ByteBuf> chunks = new ArrayList<>();
     private final CRC32C crc = new CRC32C();
     private long size;
@@ -36,10 +38,11 @@ final class MemoryImage implements StoredImage {
     private volatile boolean complete;
     private boolean released;
 
-    MemoryImage(ImageName name, ByteBufAllocator allocator, MemoryBudget budget) {
+    MemoryImage(ImageName name, ByteBufAllocator allocator, MemoryBudget budget, ChunkPool pool) {
         this.name = name;
         this.allocator = allocator;
         this.budget = budget;
+        this.pool = pool;
     }
 
     ImageName name() {
@@ -66,7 +69,7 @@ final class MemoryImage implements StoredImage {
                 int capacity = last == null ? FIRST_CHUNK : Math.min(MAX_CHUNK, last.capacity() * 2);
                 budget.reserve(capacity);
                 reserved += capacity;
-                last = allocator.directBuffer(capacity, capacity);
+                last = capacity == MAX_CHUNK ? pool.take() : allocator.directBuffer(capacity, capacity);
                 chunks.add(last);
             }
             int n = Math.min(length, last.writableBytes());
@@ -156,7 +159,11 @@ final class MemoryImage implements StoredImage {
         }
         released = true;
         for (ByteBuf chunk : chunks) {
-            chunk.release();
+            if (chunk.capacity() == MAX_CHUNK) {
+                pool.give(chunk);
+            } else {
+                chunk.release();
+            }
         }
         chunks.clear();
         budget.free(reserved);

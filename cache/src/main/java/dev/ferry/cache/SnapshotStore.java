@@ -18,13 +18,20 @@ public final class SnapshotStore implements AutoCloseable {
 
     private final ConcurrentMap<SnapshotName, StoredSnapshot> snapshots = new ConcurrentHashMap<>();
     private final MemoryBudget budget;
+    private final ChunkPool chunks;
 
     public SnapshotStore(MemoryBudget budget) {
         this.budget = budget;
+        this.chunks = new ChunkPool(budget.limit());
     }
 
     public MemoryBudget budget() {
         return budget;
+    }
+
+    /** The reusable large chunks of image memory. */
+    ChunkPool chunks() {
+        return chunks;
     }
 
     /** Starts receiving a snapshot; refuses a name already held (SNAPSHOT_EXISTS) or more than fits (RESOURCE_LIMIT). */
@@ -123,5 +130,6 @@ public final class SnapshotStore implements AutoCloseable {
         for (StoredSnapshot s : list()) {
             drop(s);
         }
+        chunks.close();
     }
 }

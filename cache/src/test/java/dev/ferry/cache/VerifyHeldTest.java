@@ -47,7 +47,7 @@ class VerifyHeldTest {
             byte[] data = new byte[sizes[i]];
             new Random(i).nextBytes(data);
             ImageName image = ImageName.of(i == 0 ? "pages-1.img" : "core-" + i + ".img");
-            MemoryImage m = new MemoryImage(image, UnpooledByteBufAllocator.DEFAULT, store.budget());
+            MemoryImage m = new MemoryImage(image, UnpooledByteBufAllocator.DEFAULT, store.budget(), store.chunks());
             s.add(m);
             for (int off = 0; off < data.length; off += 50_000) {
                 m.append(Unpooled.wrappedBuffer(data, off, Math.min(50_000, data.length - off)));

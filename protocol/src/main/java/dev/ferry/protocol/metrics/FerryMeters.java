@@ -73,6 +73,9 @@ public final class FerryMeters {
             "Image memory the image-cache may still take: --max-memory minus what it holds.");
     public static final Meter MEMORY_LIMIT = new Meter("ferry.cache.memory.limit", GAUGE, BYTES, List.of(),
             "--max-memory of the image-cache.");
+    public static final Meter MEMORY_IDLE = new Meter("ferry.cache.memory.idle", GAUGE, BYTES, List.of(),
+            "Image memory the image-cache keeps for the next snapshot: chunks of dropped snapshots, given back to the"
+                    + " system after 5 minutes unused.");
     public static final Meter SNAPSHOTS_HELD = new Meter("ferry.cache.snapshots", GAUGE, null, List.of(TAG_STATE),
             "Snapshots the image-cache holds now, by state (receiving, committed, restoring, bad).");
 
@@ -93,7 +96,7 @@ public final class FerryMeters {
     /** Every meter above, in the order of docs/metrics.md. */
     public static final List<Meter> ALL = List.of(IMAGE_SENT, IMAGES_SENT, DUMP_DURATION, DUMP_FROZEN,
             IMAGE_RECEIVED, IMAGES_RECEIVED, IMAGE_SERVED, IMAGES_SERVED, RECEIVE_DURATION, RESTORE_DURATION,
-            MEMORY_USED, MEMORY_FREE, MEMORY_LIMIT, SNAPSHOTS_HELD, SNAPSHOTS, CONNECTIONS, ERRORS, NETTY_DIRECT,
+            MEMORY_USED, MEMORY_FREE, MEMORY_LIMIT, MEMORY_IDLE, SNAPSHOTS_HELD, SNAPSHOTS, CONNECTIONS, ERRORS, NETTY_DIRECT,
             NETTY_HEAP);
 
     private FerryMeters() {
