@@ -129,25 +129,10 @@ class MigrateFaultsIT {
         FerryRun run = fx.startMigrate(service.pid(), service.migrateArgs());
         String swallow = awaitSwallow(fx, run);
         long proxyPid = fx.daemons().proxyPid();
-        long atKill = service.replies.lastN();
-        long killedAtMillis = System.currentTimeMillis();
-        ProcessHandle.of(proxyPid).ifPresent(ProcessHandle::destroyForcibly);
-
-        Optional<ReplyLog.Reply> first = awaitReplyAfter(service.replies, killedAtMillis, RESUMED_WITHIN_MS + 1_000);
-        assertTrue(ProcFs.awaitGone(proxyPid, 5_000), "the image-proxy (pid " + proxyPid + ") survived SIGKILL");
-        assertTrue(first.isPresent(), () -> "no reply within " + RESUMED_WITHIN_MS + " ms of the image-proxy's death"
-                + " (last reply: " + service.replies.lastN() + ", errors: " + service.replies.errors() + "): the source"
-                + " was not resumed at once, as if the post-dump hook waited for its timeout" + relay.diagnostics()
-                + fx.diagnostics());
-        long resumedAfterMs = Math.round(first.get().time() * 1000) - killedAtMillis;
-        assertTrue(resumedAfterMs <= RESUMED_WITHIN_MS, () -> "the first reply after the image-proxy's death came "
-                + resumedAfterMs + " ms after it (expected: <= " + RESUMED_WITHIN_MS + " ms)" + fx.diagnostics());
-
-        FerryResult migrate = run.await(Duration.ofSeconds(60));
-        assertFalse(migrate.timedOut(), () -> "ferry migrate hung after its image-proxy died\n" + migrate.describe());
-        assertNotEquals(0, migrate.exitCode(), () -> "ferry migrate succeeded although its image-proxy died\n"
-                + migrate.describe());
-        assertFalse(migrate.stderr().isBlank(), () -> "ferry migrate failed without a message\n" + migrate.describe());
+        Killed killed = killDuringTheHold(fx, service, run, proxyPid, "image-proxy");
+        long atKill = killed.atKill();
+        long resumedAfterMs = killed.resumedAfterMs();
+        FerryResult migrate = killed.migrate();
 
         service.replies.await(fx, atKill + 50, 15_000, "after the image-proxy's death (last reply before: "
                 + atKill + ")");
@@ -169,20 +154,10 @@ class MigrateFaultsIT {
         FerryRun run = fx.startMigrate(service.pid(), service.migrateArgs());
         String swallow = awaitSwallow(fx, run);
         long cachePid = fx.daemons().cachePid();
-        long atKill = service.replies.lastN();
-        long killedAtMillis = System.currentTimeMillis();
-        ProcessHandle.of(cachePid).ifPresent(ProcessHandle::destroyForcibly);
-
-        Optional<ReplyLog.Reply> first = awaitReplyAfter(service.replies, killedAtMillis, RESUMED_WITHIN_MS + 1_000);
-        assertTrue(ProcFs.awaitGone(cachePid, 5_000), "the image-cache (pid " + cachePid + ") survived SIGKILL");
-        assertTrue(first.isPresent(), () -> "no reply within " + RESUMED_WITHIN_MS + " ms of the image-cache's death"
-                + " (last reply: " + service.replies.lastN() + ", errors: " + service.replies.errors() + "): the source"
-                + " was not resumed" + relay.diagnostics() + fx.diagnostics());
-        long resumedAfterMs = Math.round(first.get().time() * 1000) - killedAtMillis;
-        FerryResult migrate = run.await(Duration.ofSeconds(60));
-        assertFalse(migrate.timedOut(), () -> "ferry migrate hung after the image-cache died\n" + migrate.describe());
-        assertNotEquals(0, migrate.exitCode(), () -> "ferry migrate succeeded although the image-cache died\n"
-                + migrate.describe());
+        Killed killed = killDuringTheHold(fx, service, run, cachePid, "image-cache");
+        long atKill = killed.atKill();
+        long resumedAfterMs = killed.resumedAfterMs();
+        FerryResult migrate = killed.migrate();
         assertTrue(migrate.stderr().contains("keeps running"), () -> "ferry migrate does not say the source keeps"
                 + " running\n" + migrate.describe());
         service.replies.await(fx, atKill + 50, 15_000, "after the image-cache's death (last reply before: " + atKill + ")");
@@ -211,6 +186,37 @@ class MigrateFaultsIT {
                 swallow.strip(), resumedAfterMs, cachePid, service.replies.maxGapMillis(), migrate.exitCode(),
                 migrate.elapsedMillis(), migrate.stderr().strip(), LogTail.grep(fx.daemons().cacheLog(),
                         "left by migration", 1).strip());
+    }
+
+    /** What {@link #killDuringTheHold} saw: the client's last reply before, how soon it got one after, migrate's end. */
+    private record Killed(long atKill, long resumedAfterMs, FerryResult migrate) { }
+
+    /**
+     * SIGKILLs {@code daemon} (its PID) while the target holds the restored tree, then checks that the source serves
+     * again within {@link #RESUMED_WITHIN_MS} and that {@code ferry migrate} ends with an error and a message.
+     */
+    private Killed killDuringTheHold(LabFixture fx, Service service, FerryRun run, long pid, String daemon)
+            throws Exception {
+        long atKill = service.replies.lastN();
+        long killedAtMillis = System.currentTimeMillis();
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+
+        Optional<ReplyLog.Reply> first = awaitReplyAfter(service.replies, killedAtMillis, RESUMED_WITHIN_MS + 1_000);
+        assertTrue(ProcFs.awaitGone(pid, 5_000), "the " + daemon + " (pid " + pid + ") survived SIGKILL");
+        assertTrue(first.isPresent(), () -> "no reply within " + RESUMED_WITHIN_MS + " ms of the " + daemon + "'s death"
+                + " (last reply: " + service.replies.lastN() + ", errors: " + service.replies.errors() + "): the source"
+                + " was not resumed at once, as if the post-dump hook waited for its timeout" + relay.diagnostics()
+                + fx.diagnostics());
+        long resumedAfterMs = Math.round(first.get().time() * 1000) - killedAtMillis;
+        assertTrue(resumedAfterMs <= RESUMED_WITHIN_MS, () -> "the first reply after the " + daemon + "'s death came "
+                + resumedAfterMs + " ms after it (expected: <= " + RESUMED_WITHIN_MS + " ms)" + fx.diagnostics());
+
+        FerryResult migrate = run.await(Duration.ofSeconds(60));
+        assertFalse(migrate.timedOut(), () -> "ferry migrate hung after the " + daemon + " died\n" + migrate.describe());
+        assertNotEquals(0, migrate.exitCode(), () -> "ferry migrate succeeded although the " + daemon + " died\n"
+                + migrate.describe());
+        assertFalse(migrate.stderr().isBlank(), () -> "ferry migrate failed without a message\n" + migrate.describe());
+        return new Killed(atKill, resumedAfterMs, migrate);
     }
 
     /**
