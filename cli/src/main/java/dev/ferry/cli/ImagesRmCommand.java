@@ -1,15 +1,12 @@
 package dev.ferry.cli;
 
-import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.control.RemoveRequest;
 import dev.ferry.protocol.control.Request;
 import dev.ferry.protocol.control.Result;
-import dev.ferry.protocol.image.SnapshotName;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.util.Map;
@@ -25,28 +22,19 @@ public final class ImagesRmCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "NAME", description = "Snapshot name in the image-cache.")
-    String snapshot;
+    @Mixin
+    HeldSnapshotArgument held;
 
     @Option(names = "--json", description = "Print one JSON object on stdout: ok, exit_code, message, snapshot, bytes_freed.")
     boolean json;
 
-    @Mixin
-    RunDirOption runDir;
-
     @Override
     public Integer call() {
-        String problem = SnapshotName.problem(snapshot);
-        if (problem != null) {
-            spec.commandLine().getErr().println("ferry images rm: NAME: " + problem);
-            return ExitCode.USAGE.code();
-        }
-        Request request = Request.newBuilder().setRemove(RemoveRequest.newBuilder().setSnapshot(snapshot)).build();
         ClientOutput output = ClientOutput.of(spec, "ferry images rm");
-        Result result = output.askCache(runDir, request);
+        Result result = held.ask(output, s -> Request.newBuilder().setRemove(RemoveRequest.newBuilder().setSnapshot(s)).build());
         if (json) {
             Map<String, Object> m = ClientOutput.jsonBase(result);
-            m.put("snapshot", snapshot);
+            m.put("snapshot", held.snapshot);
             m.put("images", result.getImages());
             m.put("bytes_freed", result.getBytes());
             return output.json(result, m);

@@ -1,18 +1,15 @@
 package dev.ferry.cli;
 
-import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.control.ProcessInfo;
 import dev.ferry.protocol.control.Request;
 import dev.ferry.protocol.control.Result;
 import dev.ferry.protocol.control.ShowRequest;
 import dev.ferry.protocol.control.SnapshotDetail;
 import dev.ferry.protocol.control.SnapshotInfo;
-import dev.ferry.protocol.image.SnapshotName;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
@@ -41,25 +38,16 @@ public final class ImagesShowCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "NAME", description = "Snapshot name in the image-cache.")
-    String snapshot;
+    @Mixin
+    HeldSnapshotArgument held;
 
     @Option(names = "--json", description = "Print one JSON object on stdout: the snapshot, its processes, its pages.")
     boolean json;
 
-    @Mixin
-    RunDirOption runDir;
-
     @Override
     public Integer call() {
-        String problem = SnapshotName.problem(snapshot);
-        if (problem != null) {
-            spec.commandLine().getErr().println("ferry images show: NAME: " + problem);
-            return ExitCode.USAGE.code();
-        }
-        Request request = Request.newBuilder().setShow(ShowRequest.newBuilder().setSnapshot(snapshot)).build();
         ClientOutput output = ClientOutput.of(spec, "ferry images show");
-        Result result = output.askCache(runDir, request);
+        Result result = held.ask(output, s -> Request.newBuilder().setShow(ShowRequest.newBuilder().setSnapshot(s)).build());
         if (json) {
             Map<String, Object> m = ClientOutput.jsonBase(result);
             if (result.hasDetail()) {

@@ -1,14 +1,11 @@
 package dev.ferry.cli;
 
-import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.control.Request;
 import dev.ferry.protocol.control.Result;
 import dev.ferry.protocol.control.VerifyRequest;
-import dev.ferry.protocol.image.SnapshotName;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.util.concurrent.Callable;
@@ -26,22 +23,13 @@ public final class ImagesVerifyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "NAME", description = "Snapshot name in the image-cache.")
-    String snapshot;
-
     @Mixin
-    RunDirOption runDir;
+    HeldSnapshotArgument held;
 
     @Override
     public Integer call() {
-        String problem = SnapshotName.problem(snapshot);
-        if (problem != null) {
-            spec.commandLine().getErr().println("ferry images verify: NAME: " + problem);
-            return ExitCode.USAGE.code();
-        }
-        Request request = Request.newBuilder().setVerify(VerifyRequest.newBuilder().setSnapshot(snapshot)).build();
         ClientOutput output = ClientOutput.of(spec, "ferry images verify");
-        Result result = output.askCache(runDir, request);
+        Result result = held.ask(output, s -> Request.newBuilder().setVerify(VerifyRequest.newBuilder().setSnapshot(s)).build());
         return output.result(result);
     }
 }
