@@ -71,9 +71,7 @@ class MigrateFaultsIT {
     @Test
     void linkCutWhileTargetHoldsTheRestoredTree_sourceServesOn_targetTreeNeverRan() throws Exception {
         LabFixture fx = LAB.fx();
-        relay = startRelay(fx, 27111, "cut", "relay-cut.log");
-        fx.daemons().insecure(true).proxyTarget("127.0.0.1", 27111).start();
-        Service service = Service.start(fx, 100, 7410);
+        Service service = serviceBehindRelay(fx, 27111, "cut", "relay-cut.log", 100, 7410);
 
         FerryResult migrate = fx.migrate(service.pid(), service.migrateArgs());
         adoptIfMigrated(fx, migrate);
@@ -122,9 +120,7 @@ class MigrateFaultsIT {
     @Test
     void proxyKilledWhileTargetHoldsTheRestoredTree_sourceResumesAtOnce() throws Exception {
         LabFixture fx = LAB.fx();
-        relay = startRelay(fx, 27112, "swallow", "relay-swallow.log");
-        fx.daemons().insecure(true).proxyTarget("127.0.0.1", 27112).start();
-        Service service = Service.start(fx, 101, 7411);
+        Service service = serviceBehindRelay(fx, 27112, "swallow", "relay-swallow.log", 101, 7411);
 
         FerryRun run = fx.startMigrate(service.pid(), service.migrateArgs());
         String swallow = awaitSwallow(fx, run);
@@ -147,9 +143,7 @@ class MigrateFaultsIT {
     @Test
     void cacheKilledWhileHoldingTheRestoredTree_treeNeverRuns_sourceResumes_addressSweptAtRestart() throws Exception {
         LabFixture fx = LAB.fx();
-        relay = startRelay(fx, 27113, "swallow", "relay-cache-killed.log");
-        fx.daemons().insecure(true).proxyTarget("127.0.0.1", 27113).start();
-        Service service = Service.start(fx, 102, 7412);
+        Service service = serviceBehindRelay(fx, 27113, "swallow", "relay-cache-killed.log", 102, 7412);
 
         FerryRun run = fx.startMigrate(service.pid(), service.migrateArgs());
         String swallow = awaitSwallow(fx, run);
@@ -338,6 +332,17 @@ class MigrateFaultsIT {
             }
             Thread.sleep(10);
         }
+    }
+
+    /**
+     * The relay in {@code mode} on 127.0.0.1:{@code relayPort} of the source node, both daemons on a plain link through
+     * it, and a {@link Service} on address {@code 10.231.22.<host>}, port {@code port}, with its client.
+     */
+    private Service serviceBehindRelay(LabFixture fx, int relayPort, String mode, String logName, int host, int port)
+            throws Exception {
+        relay = startRelay(fx, relayPort, mode, logName);
+        fx.daemons().insecure(true).proxyTarget("127.0.0.1", relayPort).start();
+        return Service.start(fx, host, port);
     }
 
     /** Starts {@link LinkFaultRelay} in the source node, listening on 127.0.0.1:{@code port}, relaying to the cache. */
