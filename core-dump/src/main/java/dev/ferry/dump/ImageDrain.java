@@ -12,8 +12,9 @@ import java.util.function.BiConsumer;
 import java.util.zip.CRC32C;
 
 /**
- * Drains one image pipe from CRIU into its {@link ImageOutput}: read, CRC32C, write (which blocks while the sink
- * applies backpressure), and at pipe EOF {@link ImageOutput#finish}. Runs on its own thread, because CRIU writes
+ * Drains one image pipe from CRIU into its {@link ImageOutput}: {@link ImageOutput#transferFrom} reads the pipe
+ * into the sink's own buffer (no copy in between), updates the CRC32C and sends, blocking while the sink applies
+ * backpressure; at pipe EOF {@link ImageOutput#finish}. Runs on its own thread, because CRIU writes
  * several images at once and a pipe left unread stalls CRIU.
  *
  * <p>Ownership: owns the pipe's read channel and closes it when done or {@link #abort aborted}; closing it is how
@@ -61,19 +62,14 @@ final class ImageDrain implements Runnable {
         long size = 0;
         try {
             while (true) {
-                buffer.clear();
-                int n = pipe.read(buffer);
+                int n = output.transferFrom(pipe, crc, buffer);
                 if (n < 0) {
                     break;
                 }
-                if (n == 0) {
-                    continue;
-                }
-                buffer.flip();
-                crc.update(buffer.duplicate());
-                output.write(buffer);
                 size += n;
-                events.bytes(n);
+                if (n > 0) {
+                    events.bytes(n);
+                }
             }
             output.finish(size, (int) crc.getValue());
             ImageDigest d = new ImageDigest(name, size, (int) crc.getValue());

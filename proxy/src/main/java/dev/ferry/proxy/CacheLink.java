@@ -38,6 +38,7 @@ import io.netty.util.concurrent.Future;
 import javax.net.ssl.SSLException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
@@ -47,6 +48,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
+import java.util.zip.Checksum;
 
 /**
  * One connection from the proxy to the image-cache, carrying one snapshot: the {@link ImageSink} the dump
@@ -240,13 +242,40 @@ public final class CacheLink implements ImageSink, AutoCloseable {
                 while (src.hasRemaining()) {
                     awaitWritable();
                     int n = Math.min(src.remaining(), Wire.MAX_DATA_PAYLOAD);
-                    ByteBuf buf = channel.alloc().directBuffer(n, n);
+                    ByteBuf buf = FrameBuffers.take(n);
                     ByteBuffer slice = src.slice();
                     slice.limit(n);
                     buf.writeBytes(slice);
                     src.position(src.position() + n);
                     send(new ImageData(id, buf));
                 }
+            }
+
+            /**
+             * Reads the pipe straight into the buffer that becomes the IMAGE_DATA payload: one copy (the pipe's),
+             * where a read into the drain's buffer and a copy into a frame made two.
+             */
+            @Override
+            public int transferFrom(ReadableByteChannel in, Checksum checksum, ByteBuffer scratch) throws IOException {
+                awaitWritable();
+                ByteBuf buf = FrameBuffers.take(FrameBuffers.READ_BYTES);
+                int n;
+                try {
+                    n = in.read(buf.nioBuffer(0, FrameBuffers.READ_BYTES));
+                    if (n > 0) {
+                        buf.writerIndex(n);
+                        checksum.update(buf.nioBuffer(0, n));
+                    }
+                } catch (IOException | RuntimeException e) {
+                    buf.release();
+                    throw e;
+                }
+                if (n <= 0) {
+                    buf.release();
+                    return n;
+                }
+                send(new ImageData(id, buf));
+                return n;
             }
 
             @Override
