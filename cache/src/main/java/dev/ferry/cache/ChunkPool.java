@@ -1,11 +1,17 @@
 package dev.ferry.cache;
 
+import dev.ferry.posix.Memory;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.UnpooledByteBufAllocator;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
 
 /**
  * The large chunks ({@link #CHUNK} bytes of direct memory) that hold the bulk of every image, kept for the next
@@ -14,6 +20,12 @@ import java.util.ArrayDeque;
  * already held at once is kept, never more than {@code idleLimit} (its {@code --max-memory}), and all of it goes
  * back to the system once the cache has taken no chunk for a while ({@link #trim}).
  *
+ * <p>Fresh chunks cost most for the first snapshot after a start: {@link #prefault} makes the chunks a snapshot
+ * announced it will need ahead of the receiving thread, on a thread of the pool's own, one {@code madvise} per chunk
+ * instead of a page fault per page; the receiver then takes them like reused ones. Fresh chunks are not zeroed by the
+ * JDK when Netty can allocate without a cleaner (the jar's {@code Add-Opens}): every byte of a chunk is written before
+ * it is read.
+ *
  * <p>Ownership: the {@link SnapshotStore} owns the pool; a chunk taken belongs to its {@link MemoryImage} until
  * given back. {@link #close()} releases the idle chunks; chunks given back later are released at once.
  * Thread-safe.
@@ -21,6 +33,7 @@ import java.util.ArrayDeque;
 final class ChunkPool implements AutoCloseable {
 
     static final int CHUNK = 4 << 20;
+    private static final Logger LOG = Logger.getLogger(ChunkPool.class.getName());
 
     private final long idleLimit;
     private final ByteBufAllocator allocator;
@@ -28,12 +41,21 @@ final class ChunkPool implements AutoCloseable {
     private long lastTakeNanos = System.nanoTime();
     private long reused;
     private long allocated;
+    private long prefaulted;
+    /** Chunks {@link #prefault} still has to make; a take that finds the pool empty makes one itself instead. */
+    private long toPrefault;
     private boolean closed;
+    private final ExecutorService prefaulter = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "ferry-chunk-prefault");
+        t.setDaemon(true);
+        return t;
+    });
 
     /** @param idleLimit the most bytes kept idle (the budget's limit: more can never have been held at once) */
     ChunkPool(long idleLimit) {
-        // not Netty's default allocator: its own caches kept ~300 MiB more resident at 1 GiB (bench/README.md)
-        this(idleLimit, UnpooledByteBufAllocator.DEFAULT);
+        // not Netty's default allocator: its own caches kept ~300 MiB more resident at 1 GiB (bench/README.md);
+        // without a cleaner when Netty can (no JDK zeroing pass), released explicitly as every chunk is
+        this(idleLimit, new UnpooledByteBufAllocator(true, false, true));
     }
 
     ChunkPool(long idleLimit, ByteBufAllocator allocator) {
@@ -51,8 +73,76 @@ final class ChunkPool implements AutoCloseable {
                 return chunk;
             }
             allocated++;
+            if (toPrefault > 0) {
+                toPrefault--; // the prefaulter is behind: this one is made here, so it makes one less
+            }
         }
         return allocator.directBuffer(CHUNK, CHUNK);
+    }
+
+    /**
+     * Makes chunks for about {@code bytes} more image memory resident ahead of the receiver, in the background: as
+     * many as the idle chunks do not already cover, never more than the idle limit. Returns at once.
+     */
+    void prefault(long bytes) {
+        int chunks;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            long wanted = Math.min(bytes, idleLimit) / CHUNK - idle.size() - toPrefault;
+            if (wanted <= 0) {
+                return;
+            }
+            chunks = (int) wanted;
+            toPrefault += chunks;
+        }
+        try {
+            prefaulter.execute(this::prefaultPending);
+        } catch (RejectedExecutionException e) {
+            synchronized (this) {
+                toPrefault = 0; // closed meanwhile
+            }
+        }
+    }
+
+    private void prefaultPending() {
+        int made = 0;
+        long start = System.nanoTime();
+        while (true) {
+            synchronized (this) {
+                if (closed || toPrefault <= 0 || (long) (idle.size() + 1) * CHUNK > idleLimit) {
+                    toPrefault = 0;
+                    break;
+                }
+                toPrefault--;
+            }
+            ByteBuf chunk = allocator.directBuffer(CHUNK, CHUNK);
+            if (chunk.hasMemoryAddress() && !Memory.populateWrite(chunk.memoryAddress(), CHUNK)) {
+                touch(chunk);
+            }
+            synchronized (this) {
+                if (closed) {
+                    chunk.release();
+                    return;
+                }
+                idle.addLast(chunk); // after the reused ones, which are more likely still in the CPU's caches
+                prefaulted++;
+                made++;
+            }
+        }
+        if (made > 0) {
+            int n = made;
+            LOG.fine(() -> "prefaulted " + n + " chunks of " + (CHUNK >> 20) + " MiB in "
+                    + (System.nanoTime() - start) / 1_000_000 + " ms");
+        }
+    }
+
+    /** Writes one byte per page: the fallback when the kernel cannot populate the memory in one call. */
+    private static void touch(ByteBuf chunk) {
+        for (int i = 0; i < CHUNK; i += 4096) {
+            chunk.setByte(i, 0);
+        }
     }
 
     /** Takes back a chunk from {@link #take()}; its bytes are not cleared, only its indexes. */
@@ -82,9 +172,12 @@ final class ChunkPool implements AutoCloseable {
         return (long) idle.size() * CHUNK;
     }
 
-    /** Chunks handed out that were used before, and chunks newly allocated, since the start. */
+    /**
+     * Chunks handed out from the pool (used before, or prefaulted), chunks the taker had to allocate itself, and
+     * chunks prefaulted, since the start.
+     */
     synchronized long[] takes() {
-        return new long[] {reused, allocated};
+        return new long[] {reused, allocated, prefaulted};
     }
 
     private long releaseIdle() {
@@ -106,6 +199,12 @@ final class ChunkPool implements AutoCloseable {
     public void close() {
         synchronized (this) {
             closed = true;
+        }
+        prefaulter.shutdown();
+        try {
+            prefaulter.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         releaseIdle();
     }

@@ -147,6 +147,8 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                 throw e;
             }
             currentMigration = begin.migrate();
+            // the source freezes only now: fault in the memory the snapshot will need while CRIU gets ready
+            store.chunks().prefault(Math.min(begin.expectedBytes(), store.budget().free()));
             events.snapshotBegun(current, begin.expectedBytes());
             LOG.info(() -> "snapshot " + begin.snapshot() + ": receiving from " + peer + " (source pid "
                     + begin.sourcePid() + ", about " + begin.expectedBytes() + " bytes"

@@ -60,4 +60,35 @@ class ChunkPoolTest {
         pool.give(fresh); // after close: released at once
         assertEquals(0, fresh.refCnt());
     }
+
+    @Test
+    void prefaultMakesTheAnnouncedChunksAheadOfTheTaker_withinTheIdleLimit() throws Exception {
+        try (ChunkPool pool = new ChunkPool(3L * ChunkPool.CHUNK)) {
+            pool.prefault(10L * ChunkPool.CHUNK); // more than the idle limit: only 3 are made
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (pool.idleBytes() < 3L * ChunkPool.CHUNK && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+            assertEquals(3L * ChunkPool.CHUNK, pool.idleBytes());
+            assertEquals(3, pool.takes()[2], "prefaulted");
+            ByteBuf a = pool.take();
+            assertEquals(0, a.readableBytes());
+            assertEquals(ChunkPool.CHUNK, a.writableBytes());
+            assertEquals(0, pool.takes()[1], "the taker allocated nothing itself");
+            pool.prefault(ChunkPool.CHUNK); // two are still idle: nothing more to make
+            Thread.sleep(50);
+            assertEquals(2L * ChunkPool.CHUNK, pool.idleBytes());
+            pool.give(a);
+        }
+    }
+
+    @Test
+    void closeReleasesPrefaultedChunks() {
+        ChunkPool pool = new ChunkPool(64L << 20);
+        pool.prefault(8L * ChunkPool.CHUNK);
+        pool.close();
+        assertEquals(0, pool.idleBytes());
+        pool.prefault(ChunkPool.CHUNK); // after close: nothing happens
+        assertEquals(0, pool.idleBytes());
+    }
 }

@@ -9,6 +9,11 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        // Before any Netty class loads: with the jar's Add-Opens of java.nio, Netty may then allocate direct memory
+        // without the JDK's zeroing pass (the image-cache's 4 MiB chunks are written in full before being read).
+        if (System.getProperty("io.netty.tryReflectionSetAccessible") == null) {
+            System.setProperty("io.netty.tryReflectionSetAccessible", "true");
+        }
         LogSetup.configure();
         System.exit(commandLine().execute(args));
     }

@@ -21,6 +21,7 @@ public interface LibC {
     int O_NONBLOCK = 0x800;
     int SHUT_RDWR = 2;
     long FIONREAD = 0x541B;
+    int MADV_POPULATE_WRITE = 23;
 
     int poll(Pointer fds, int nfds, int timeoutMillis);
 
@@ -30,6 +31,8 @@ public interface LibC {
     int pipe2(@Out int[] fds, int flags);
 
     int shutdown(int fd, int how);
+
+    int madvise(long address, long length, int advice);
 
     @Variadic(fixedCount = 2)
     int ioctl(int fd, long request, @Out IntByReference arg);
