@@ -2,7 +2,9 @@
 # Stop-and-copy migration between two network-namespace "nodes" on this one machine, side by side in one
 # run, for a process holding SIZE GiB of touched memory in its own PID namespace:
 #   ferry:      image-proxy in src streams `ferry dump --remote` to the image-cache in dst, which holds the
-#               snapshot in memory and restores it (`ferry restore --remote`)
+#               snapshot in memory and restores it (`ferry restore --remote`); the two daemons talk mutual TLS
+#               with a PKI the run makes with `ferry certs` ("ferry (TLS)"), or plain TCP with --insecure
+#   ferry-base: with --baseline-jar only: the same as ferry with daemons and client from another jar (A/B)
 #   disk:       plain `criu dump` to tmpfs in src, tar | socat across the bridge to tmpfs in dst, `criu restore`
 #   pageserver: `criu page-server` in dst, `criu dump --page-server` in src, the other images by tar | socat,
 #               `criu restore` in dst
@@ -10,11 +12,15 @@
 # plus the daemons' peak RSS and CPU seconds per GB, and the ratios against the targets (bench/README.md).
 #
 # Usage (root): bench/migrate.sh [--sizes 1,2,4] [--runs 3] [--warmups 1] [--paths ferry,raw,disk,pageserver]
-#                                 [--jfr] [--perf]
+#                                 [--insecure] [--baseline-jar PATH] [--jfr] [--perf]
 #   --sizes in GiB (a suffix M means MiB, for quick checks: --sizes 256M); each size starts with --warmups
 #           uncounted runs of every path (fresh daemons per size still JIT-compile in the first counted runs)
 #   --jfr   records the daemons with Java Flight Recorder into bench/results/ (adds some overhead)
 #   --perf  records every `ferry dump` and `ferry restore` system-wide with `perf record -a -g` (profiling only)
+#   --insecure  the ferry daemons without TLS (`--insecure`, as before mutual TLS became the default)
+#   --baseline-jar PATH  adds the path ferry-base (also accepted in --paths): its own image-cache (port 27244)
+#           and image-proxy and its client from PATH, same TLS mode, in every run next to ferry (the two swap
+#           places every run); the report adds ferry / ferry-base ratios (no verdict)
 # Results: bench/results/migrate-<timestamp>.json, .runs.jsonl, .svg and -logs/. Everything it creates (namespaces
 # fbench-*, processes, tmpfs dirs) is removed on exit, Ctrl-C included; processes are ended by PID only.
 set -euo pipefail
@@ -25,6 +31,8 @@ warmups=1
 paths=ferry,raw,disk,pageserver
 jfr=0
 perf=0
+tls=1
+base_jar=""
 usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0" >&2; exit 2; }   # the header comment
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -34,6 +42,8 @@ while [ $# -gt 0 ]; do
     --paths) paths=${2:?}; shift 2;;
     --jfr) jfr=1; shift;;
     --perf) perf=1; shift;;
+    --insecure) tls=0; shift;;
+    --baseline-jar) base_jar=${2:?}; shift 2;;
     -h|--help) usage;;
     *) echo "bench: unknown argument '$1'" >&2; usage;;
   esac
@@ -42,10 +52,20 @@ done
   || { echo "bench: --sizes: '$sizes' (expected: GiB, comma-separated, e.g. 1,2,4; a suffix M means MiB: 256M)" >&2; exit 2; }
 [[ "$runs" =~ ^[1-9][0-9]?$ ]] || { echo "bench: --runs: '$runs' (expected: 1..99)" >&2; exit 2; }
 [[ "$warmups" =~ ^[0-9]$ ]] || { echo "bench: --warmups: '$warmups' (expected: 0..9)" >&2; exit 2; }
-[[ "$paths" =~ ^(ferry|raw|disk|pageserver)(,(ferry|raw|disk|pageserver))*$ ]] \
-  || { echo "bench: --paths: '$paths' (expected: a comma-separated subset of ferry,raw,disk,pageserver)" >&2; exit 2; }
+[[ "$paths" =~ ^(ferry|ferry-base|raw|disk|pageserver)(,(ferry|ferry-base|raw|disk|pageserver))*$ ]] \
+  || { echo "bench: --paths: '$paths' (expected: a comma-separated subset of ferry,raw,disk,pageserver; ferry-base with --baseline-jar)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (CRIU and network namespaces need it)" >&2; exit 1; }
 has_path() { [[ ",$paths," == *",$1,"* ]]; }
+if [ -n "$base_jar" ]; then
+  [ -f "$base_jar" ] && [ -r "$base_jar" ] || { echo "bench: --baseline-jar: '$base_jar' is not a readable file" >&2; exit 2; }
+  base_jar=$(readlink -f "$base_jar")
+  if ! has_path ferry-base; then   # --baseline-jar adds its path
+    if has_path ferry; then paths=${paths/ferry/ferry,ferry-base}; else paths=$paths,ferry-base; fi
+  fi
+elif has_path ferry-base; then
+  echo "bench: --paths: ferry-base needs --baseline-jar PATH (the jar to compare with)" >&2; exit 2
+fi
+has_ferry() { has_path ferry || has_path ferry-base; }
 
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 jar=$repo/cli/target/ferry.jar
@@ -56,7 +76,7 @@ P=fbench-                     # namespace name prefix: fbench-sw (bridge), fbenc
 SUBNET=10.231.40
 SRC_IP=$SUBNET.1
 DST_IP=$SUBNET.2
-CACHE_PORT=27240 PS_PORT=27241 COPY_PORT=27242 RAW_PORT=27243
+CACHE_PORT=27240 PS_PORT=27241 COPY_PORT=27242 RAW_PORT=27243 BASE_CACHE_PORT=27244
 BUF=1048576                   # socat buffer: 1 MiB
 STEP=600                      # seconds any one step may take (timeout)
 IN_SRC=(nsenter --net=/run/netns/${P}src)   # nsenter, not `ip netns exec`: its private mount ns breaks CRIU
@@ -243,88 +263,115 @@ to_dst() {  # to_dst DIR TAG: tar of DIR in src | socat -> bridge -> socat | tar
 }
 
 # ---------------------------------------------------------------- daemons, fresh per size
-proxy_pid="" cache_pid=""
+# Two variants of the ferry path, each with its own daemon pair, run dirs, port and file prefixes:
+#   ferry       the jar of this checkout; daemon logs cache-/proxy-<size>m.*, snapshots (and per-run logs) fb-*
+#   ferry-base  --baseline-jar;          daemon logs base-cache-/base-proxy-<size>m.*, snapshots fbb-*
+declare -A proxy_of=() cache_of=()   # variant -> daemon PID
+v_jar="" v_port="" v_src="" v_dst="" v_pre="" v_snap=""
+variant() {  # variant ferry|ferry-base: sets v_jar v_port v_src (proxy run dir) v_dst (cache run dir) v_pre v_snap
+  if [ "$1" = ferry ]; then
+    v_jar=$jar v_port=$CACHE_PORT v_src=$work/src-run v_dst=$work/dst-run v_pre="" v_snap=fb
+  else
+    v_jar=$base_jar v_port=$BASE_CACHE_PORT v_src=$work/src-run-base v_dst=$work/dst-run-base v_pre=base- v_snap=fbb
+  fi
+}
+# Mutual TLS between image-proxy and image-cache (set in main from the run's PKI), or --insecure
+tls_cache=(--insecure) tls_proxy=(--insecure)
+make_pki() {  # make_pki DIR: a CA, the cache's certificate (CN target, SAN dst's address), the proxy's (CN source)
+  { "${ferry_java[@]}" -jar "$jar" certs init "$1" \
+      && "${ferry_java[@]}" -jar "$jar" certs issue target --dir "$1" --san "$DST_IP" \
+      && "${ferry_java[@]}" -jar "$jar" certs issue source --dir "$1"; } >"$work/logs/certs.log" 2>&1 \
+    || die "ferry certs failed (see $work/logs/certs.log)"
+  tls_cache=(--tls-allow source --tls-cert "$1/target.pem" --tls-key "$1/target-key.pem" --tls-ca "$1/ca.pem")
+  tls_proxy=(--tls-cert "$1/source.pem" --tls-key "$1/source-key.pem" --tls-ca "$1/ca.pem")
+}
 await_ready() {  # await_ready PID OUTFILE NAME
   local i
   for ((i = 0; i < 1200; i++)); do grep -q '^ready' "$2" 2>/dev/null && return 0; ours "$1" || break; sleep 0.05; done
   die "$3 did not start (see ${2%.out}.log)"
 }
-start_daemons() {  # start_daemons TAG: a fresh image-cache in dst and image-proxy in src
-  local tag=$1 jo_p=() jo_c=()
+start_daemons() {  # start_daemons TAG VARIANT: a fresh image-cache in dst and image-proxy in src
+  local tag=$1 jo_p=() jo_c=() p
+  variant "$2"
   if [ "$jfr" = 1 ]; then
-    jo_p=("-XX:StartFlightRecording=filename=$results/migrate-$stamp-proxy-$tag.jfr,settings=profile,dumponexit=true")
-    jo_c=("-XX:StartFlightRecording=filename=$results/migrate-$stamp-cache-$tag.jfr,settings=profile,dumponexit=true")
+    jo_p=("-XX:StartFlightRecording=filename=$results/migrate-$stamp-${v_pre}proxy-$tag.jfr,settings=profile,dumponexit=true")
+    jo_c=("-XX:StartFlightRecording=filename=$results/migrate-$stamp-${v_pre}cache-$tag.jfr,settings=profile,dumponexit=true")
   fi
-  rm -rf "$work/src-run" "$work/dst-run"
+  rm -rf "$v_src" "$v_dst"
   # nsenter execs java, so $! is the daemon's own PID (VmHWM and CPU time are read from it)
-  "${IN_DST[@]}" "${ferry_java[@]}" "${jo_c[@]}" -jar "$jar" image-cache --listen "$DST_IP" --port "$CACHE_PORT" --insecure \
-    --run-dir "$work/dst-run" --criu "$criu" --node dst >"$work/logs/cache-$tag.out" 2>"$work/logs/cache-$tag.log" 9>&- &
-  cache_pid=$!; own "$cache_pid"; disown "$cache_pid"
-  await_ready "$cache_pid" "$work/logs/cache-$tag.out" image-cache
-  "${IN_SRC[@]}" "${ferry_java[@]}" "${jo_p[@]}" -jar "$jar" image-proxy --address "$DST_IP" --port "$CACHE_PORT" --insecure \
-    --run-dir "$work/src-run" --criu "$criu" --node src >"$work/logs/proxy-$tag.out" 2>"$work/logs/proxy-$tag.log" 9>&- &
-  proxy_pid=$!; own "$proxy_pid"; disown "$proxy_pid"
-  await_ready "$proxy_pid" "$work/logs/proxy-$tag.out" image-proxy
+  "${IN_DST[@]}" "${ferry_java[@]}" "${jo_c[@]}" -jar "$v_jar" image-cache --listen "$DST_IP" --port "$v_port" "${tls_cache[@]}" \
+    --run-dir "$v_dst" --criu "$criu" --node dst >"$work/logs/${v_pre}cache-$tag.out" 2>"$work/logs/${v_pre}cache-$tag.log" 9>&- &
+  p=$!; own "$p"; disown "$p"; cache_of[$2]=$p
+  await_ready "$p" "$work/logs/${v_pre}cache-$tag.out" "image-cache ($2)"
+  "${IN_SRC[@]}" "${ferry_java[@]}" "${jo_p[@]}" -jar "$v_jar" image-proxy --address "$DST_IP" --port "$v_port" "${tls_proxy[@]}" \
+    --run-dir "$v_src" --criu "$criu" --node src >"$work/logs/${v_pre}proxy-$tag.out" 2>"$work/logs/${v_pre}proxy-$tag.log" 9>&- &
+  p=$!; own "$p"; disown "$p"; proxy_of[$2]=$p
+  await_ready "$p" "$work/logs/${v_pre}proxy-$tag.out" "image-proxy ($2)"
 }
-stop_daemons() {
-  [ -n "$proxy_pid" ] && end_pid "$proxy_pid" 15
-  [ -n "$cache_pid" ] && end_pid "$cache_pid" 15
-  proxy_pid="" cache_pid=""
+stop_daemons() {  # both pairs; the proxies first (as before)
+  local v
+  for v in "${!proxy_of[@]}"; do end_pid "${proxy_of[$v]}" 15; done
+  for v in "${!cache_of[@]}"; do end_pid "${cache_of[$v]}" 15; done
+  proxy_of=() cache_of=()
 }
 cpu_ticks() { local f; f=$(stat_fields "$1"); set -- $f; echo $(( ${12} + ${13} )); }   # utime + stime
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-# Per-thread CPU of both daemons (and of CRIU, their reaped child) around each dump and restore: which
-# thread a miss is spent in. Written to logs/<snapshot>-threads.txt.
-tasks_snapshot() { "$py" "$report" tasks-snapshot "$work/tasks-$1.json" "$proxy_pid" "$cache_pid"; }
+# Per-thread CPU of a variant's two daemons (and of CRIU, their reaped child) around each dump and restore:
+# which thread a miss is spent in. Written to logs/<snapshot>-threads.txt.
+tasks_snapshot() { "$py" "$report" tasks-snapshot "$work/tasks-$1.json" "$2" "$3"; }   # NAME PROXY CACHE
 tasks_total() { "$py" "$report" tasks-total "$work/tasks-$1.json" "$work/tasks-$2.json" "$3"; }
-tasks_delta() { "$py" "$report" tasks-delta "$work/tasks-$1.json" "$work/tasks-$2.json" "proxy=$proxy_pid" "cache=$cache_pid"; }
+tasks_delta() { "$py" "$report" tasks-delta "$work/tasks-$1.json" "$work/tasks-$2.json" "proxy=$3" "cache=$4"; }
 
 # ---------------------------------------------------------------- the paths; each records one JSON line
 # Each takes MIB RUN WARMUP(true|false). A `ferry migrate` path is one more function and one more name in --paths.
-last_bytes=0
-path_ferry() {
-  local mib=$1 r=$2 warm=$3 name="fb-$1m-$2" t0 t1 t2 t3 out dump_res bytes images wd restore_res profile=()
-  local rss_before rss_held rss_after
+last_bytes=0 base_bytes=0
+path_ferry() {  # path_ferry MIB RUN WARMUP [ferry|ferry-base]
+  local mib=$1 r=$2 warm=$3 v=${4:-ferry} name t0 t1 t2 t3 out dump_res bytes images wd restore_res profile=()
+  local rss_before rss_held rss_after proxy cache tls_json=false
+  variant "$v"
+  name="$v_snap-$1m-$2" proxy=${proxy_of[$v]} cache=${cache_of[$v]}
+  [ "$tls" = 1 ] && tls_json=true
   start_workload "$mib"
   [ "$perf" = 1 ] && profile=(perf record -q -a -g -o "$results/migrate-$stamp-$name-dump.perf" --)
-  rss_before=$(rss_kib "$cache_pid")
-  tasks_snapshot "$name-0"
+  rss_before=$(rss_kib "$cache")
+  tasks_snapshot "$name-0" "$proxy" "$cache"
   t0=$(now_us)
-  timeout "$STEP" "${profile[@]}" "${ferry_java[@]}" -jar "$jar" dump -t "$workload" -D "$name" --remote --run-dir "$work/src-run" \
-    >"$work/logs/$name-dump.out" 2>&1 || { cat "$work/logs/$name-dump.out" >&2; die "ferry dump failed"; }
+  timeout "$STEP" "${profile[@]}" "${ferry_java[@]}" -jar "$v_jar" dump -t "$workload" -D "$name" --remote --run-dir "$v_src" \
+    >"$work/logs/$name-dump.out" 2>&1 || { cat "$work/logs/$name-dump.out" >&2; die "$v dump failed"; }
   t1=$(now_us)
-  tasks_snapshot "$name-1"
-  out=$(grep 'bytes, verified' "$work/logs/$name-dump.out") || die "ferry dump: no result line in $work/logs/$name-dump.out"
+  tasks_snapshot "$name-1" "$proxy" "$cache"
+  out=$(grep 'bytes, verified' "$work/logs/$name-dump.out") || die "$v dump: no result line in $work/logs/$name-dump.out"
   dump_res=$(sed -n 's/.*(\([0-9]*\) ms)$/\1/p' <<< "$out")
   bytes=$(sed -n 's/.* \([0-9]*\) bytes, verified.*/\1/p' <<< "$out")
   images=$(sed -n 's/.*: \([0-9]*\) images, .*/\1/p' <<< "$out")
-  wd=$(ls -td "$work/src-run/proxy-work"/d-*); wd=${wd%%$'\n'*}   # one dump at a time: the newest is ours
+  wd=$(ls -td "$v_src/proxy-work"/d-*); wd=${wd%%$'\n'*}   # one dump at a time: the newest is ours
   read_stats "$wd/stats-dump"
   cp "$wd/dump.log" "$work/logs/$name-criu-dump.log"
-  rss_held=$(rss_kib "$cache_pid")
+  rss_held=$(rss_kib "$cache")
   wait_gone "$workload"
   rm -f "$work/restored.pid"
   t2=$(now_us)
   [ "$perf" = 1 ] && profile=(perf record -q -a -g -o "$results/migrate-$stamp-$name-restore.perf" --)
-  timeout "$STEP" "${profile[@]}" "${ferry_java[@]}" -jar "$jar" restore -D "$name" --remote -d --pidfile "$work/restored.pid" \
-    --run-dir "$work/dst-run" >"$work/logs/$name-restore.out" 2>&1 || { cat "$work/logs/$name-restore.out" >&2; die "ferry restore failed"; }
+  timeout "$STEP" "${profile[@]}" "${ferry_java[@]}" -jar "$v_jar" restore -D "$name" --remote -d --pidfile "$work/restored.pid" \
+    --run-dir "$v_dst" >"$work/logs/$name-restore.out" 2>&1 || { cat "$work/logs/$name-restore.out" >&2; die "$v restore failed"; }
   t3=$(now_us)
-  tasks_snapshot "$name-2"
-  { echo "CPU per thread during the dump ($name)"; tasks_delta "$name-0" "$name-1"
-    echo; echo "CPU per thread during the restore ($name)"; tasks_delta "$name-1" "$name-2"; } > "$work/logs/$name-threads.txt"
+  tasks_snapshot "$name-2" "$proxy" "$cache"
+  { echo "CPU per thread during the dump ($name)"; tasks_delta "$name-0" "$name-1" "$proxy" "$cache"
+    echo; echo "CPU per thread during the restore ($name)"; tasks_delta "$name-1" "$name-2" "$proxy" "$cache"; } > "$work/logs/$name-threads.txt"
   restore_res=$(sed -n 's/.*(\([0-9]*\) ms)$/\1/p' "$work/logs/$name-restore.out")
-  [ -n "$restore_res" ] || die "ferry restore: no duration in $work/logs/$name-restore.out"
+  [ -n "$restore_res" ] || die "$v restore: no duration in $work/logs/$name-restore.out"
   end_restored "$work/restored.pid"
-  rss_after=$(rss_kib "$cache_pid")   # the snapshot was dropped after its restore
-  last_bytes=$bytes
-  record "{\"path\":\"ferry\",\"size_mib\":$mib,\"run\":$r,\"warmup\":$warm,\"bytes\":$bytes,\"images\":$images,$(stats_json),\"dump_result_ms\":$dump_res,\"dump_cmd_ms\":$(( (t1 - t0) / 1000 )),\"restore_ms\":$restore_res,\"restore_cmd_ms\":$(( (t3 - t2) / 1000 )),\"e2e_ms\":$(( freeze + restore_res )),\"e2e_wall_ms\":$(( (t3 - t0) / 1000 )),\"cache_rss_before_kib\":$rss_before,\"cache_rss_held_kib\":$rss_held,\"cache_rss_after_kib\":$rss_after,\"dump_cpu_proxy_ms\":$(tasks_total "$name-0" "$name-1" "$proxy_pid"),\"dump_cpu_cache_ms\":$(tasks_total "$name-0" "$name-1" "$cache_pid")}"
-  printf '  ferry      dump %6d ms                restore %6d ms  e2e %6d ms  (%d bytes, %d images; cache RSS %d/%d/%d MiB)\n' \
-    "$freeze" "$restore_res" $(( freeze + restore_res )) "$bytes" "$images" $(( rss_before / 1024 )) $(( rss_held / 1024 )) $(( rss_after / 1024 ))
+  rss_after=$(rss_kib "$cache")   # the snapshot was dropped after its restore
+  if [ "$v" = ferry ]; then last_bytes=$bytes; else base_bytes=$bytes; fi
+  record "{\"path\":\"$v\",\"tls\":$tls_json,\"size_mib\":$mib,\"run\":$r,\"warmup\":$warm,\"bytes\":$bytes,\"images\":$images,$(stats_json),\"dump_result_ms\":$dump_res,\"dump_cmd_ms\":$(( (t1 - t0) / 1000 )),\"restore_ms\":$restore_res,\"restore_cmd_ms\":$(( (t3 - t2) / 1000 )),\"e2e_ms\":$(( freeze + restore_res )),\"e2e_wall_ms\":$(( (t3 - t0) / 1000 )),\"cache_rss_before_kib\":$rss_before,\"cache_rss_held_kib\":$rss_held,\"cache_rss_after_kib\":$rss_after,\"dump_cpu_proxy_ms\":$(tasks_total "$name-0" "$name-1" "$proxy"),\"dump_cpu_cache_ms\":$(tasks_total "$name-0" "$name-1" "$cache")}"
+  printf '  %-10s dump %6d ms                restore %6d ms  e2e %6d ms  (%d bytes, %d images; cache RSS %d/%d/%d MiB)\n' \
+    "$v" "$freeze" "$restore_res" $(( freeze + restore_res )) "$bytes" "$images" $(( rss_before / 1024 )) $(( rss_held / 1024 )) $(( rss_after / 1024 ))
 }
 
 path_raw() {  # the snapshot's number of bytes: /dev/zero -> socat -> bridge -> socat -> /dev/null
   local mib=$1 r=$2 warm=$3 bytes=$last_bytes rx t0 ms tx_cpu rx_cpu TIMEFORMAT='%U %S'
+  [ "$bytes" -gt 0 ] || bytes=$base_bytes
   [ "$bytes" -gt 0 ] || bytes=$(( mib << 20 ))
   # bash's `time` reports the CPU (user, sys) of each socat for the CPU-per-GB comparison with ferry
   ( time "${IN_DST[@]}" socat -b"$BUF" -u TCP-LISTEN:"$RAW_PORT",bind="$DST_IP",reuseaddr OPEN:/dev/null ) \
@@ -402,9 +449,23 @@ path_pageserver() {
 cpu_snapshot() { "$py" "$report" cpu-snapshot "$work/cpu-$1.json" $$; }   # everything not started by us
 cpu_delta() { "$py" "$report" cpu-delta "$work/cpu-$1.json" "$work/cpu-$2.json"; }
 
+daemon_figures() {  # daemon_figures VARIANT BYTES: JSON fields of its daemons over the counted runs of a size
+  local hz pcpu ccpu gb
+  hz=$(getconf CLK_TCK)
+  pcpu=$(awk -v a="${p0[$1]}" -v b="$(cpu_ticks "${proxy_of[$1]}")" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
+  ccpu=$(awk -v a="${c0[$1]}" -v b="$(cpu_ticks "${cache_of[$1]}")" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
+  gb=$(awk -v b="$2" -v n="$runs" 'BEGIN {printf "%.4f", b * n / 1e9}')
+  echo "\"proxy_hwm_kib\":$(hwm_kib "${proxy_of[$1]}"),\"cache_hwm_kib\":$(hwm_kib "${cache_of[$1]}"),\"proxy_cpu_s\":$pcpu,\"cache_cpu_s\":$ccpu,\"gb_moved\":$gb"
+}
+json_str() { "$py" -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
+jar_id() { sha256sum "$1" | cut -c1-12; }   # which build ran: the jars' checksums go into the results
+
 # ---------------------------------------------------------------- main
 lab_up
+if [ "$tls" = 1 ] && has_ferry; then make_pki "$work/pki"; fi   # one PKI per run, for both daemon pairs
+mode="mutual TLS"; [ "$tls" = 1 ] || mode="--insecure"
 echo "bench: nodes ${P}src ($SRC_IP) and ${P}dst ($DST_IP), bridge in ${P}sw; sizes $sizes; $runs runs + $warmups warm-up; paths $paths"
+has_ferry && echo "bench: ferry daemons: $mode${base_jar:+; ferry-base from $base_jar}"
 cpu_snapshot a; sleep 2; cpu_snapshot b
 echo "bench: load before: loadavg $(cut -d' ' -f1-3 /proc/loadavg); over 2 s: $(cpu_delta a b)"
 daemons_json=""
@@ -412,19 +473,25 @@ IFS=, read -r -a size_list <<< "$sizes"
 for size in "${size_list[@]}"; do
   if [[ "$size" == *M ]]; then mib=${size%M}; else mib=$(( size * 1024 )); fi
   need=$(( (mib * 5 / 2 + 2048) / 1024 ))
+  has_path ferry-base && need=$(( (mib * 7 / 2 + 2560) / 1024 ))   # a second cache may keep a snapshot's memory
   avail=$(awk '/^MemAvailable:/ {print int($2 / 1048576)}' /proc/meminfo)
   if [ "$avail" -lt "$need" ]; then
     echo "bench: skipping $size: $avail GiB available, about $need GiB needed" >&2
     continue
   fi
   echo "== $mib MiB"
-  has_path ferry && start_daemons "${mib}m"
+  for v in ferry ferry-base; do if has_path "$v"; then start_daemons "${mib}m" "$v"; fi; done
   load0=$(cut -d' ' -f1 /proc/loadavg); cpu_snapshot "s$mib"
+  declare -A p0=() c0=()
   for ((r = 1 - warmups; r <= runs; r++)); do   # runs numbered <= 0 are warm-ups
     warm=false; [ "$r" -le 0 ] && warm=true
     if [ "$r" -le 0 ]; then echo " warm-up (not counted)"; else echo " run $r"; fi
-    if [ "$r" = 1 ] && has_path ferry; then p0=$(cpu_ticks "$proxy_pid"); c0=$(cpu_ticks "$cache_pid"); fi
-    if has_path ferry; then path_ferry "$mib" "$r" "$warm"; fi
+    if [ "$r" = 1 ]; then
+      for v in "${!proxy_of[@]}"; do p0[$v]=$(cpu_ticks "${proxy_of[$v]}"); c0[$v]=$(cpu_ticks "${cache_of[$v]}"); done
+    fi
+    # A/B: ferry and ferry-base swap places every run, so neither always follows the other
+    ab=(ferry ferry-base); (( r % 2 == 0 )) && ab=(ferry-base ferry)
+    for v in "${ab[@]}"; do if has_path "$v"; then path_ferry "$mib" "$r" "$warm" "$v"; fi; done
     if has_path raw; then path_raw "$mib" "$r" "$warm"; fi
     if has_path disk; then path_disk "$mib" "$r" "$warm"; fi
     if has_path pageserver; then path_pageserver "$mib" "$r" "$warm"; fi
@@ -432,17 +499,11 @@ for size in "${size_list[@]}"; do
   cpu_snapshot "e$mib"
   load="loadavg(1m) $load0 -> $(cut -d' ' -f1 /proc/loadavg); during the runs: $(cpu_delta "s$mib" "e$mib")"
   echo " load: $load"
-  if has_path ferry; then
-    hz=$(getconf CLK_TCK)
-    pcpu=$(awk -v a="$p0" -v b="$(cpu_ticks "$proxy_pid")" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
-    ccpu=$(awk -v a="$c0" -v b="$(cpu_ticks "$cache_pid")" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
-    gb=$(awk -v b="$last_bytes" -v n="$runs" 'BEGIN {printf "%.4f", b * n / 1e9}')
-    d="\"$mib\":{\"proxy_hwm_kib\":$(hwm_kib "$proxy_pid"),\"cache_hwm_kib\":$(hwm_kib "$cache_pid"),\"proxy_cpu_s\":$pcpu,\"cache_cpu_s\":$ccpu,\"gb_moved\":$gb,\"load\":\"$load\"}"
-    stop_daemons
-  else
-    d="\"$mib\":{\"load\":\"$load\"}"
-  fi
-  daemons_json=${daemons_json:+$daemons_json,}$d
+  d="\"load\":\"$load\""
+  if has_path ferry; then d="$(daemon_figures ferry "$last_bytes"),$d"; fi            # the targets read these
+  if has_path ferry-base; then d="\"base\":{$(daemon_figures ferry-base "$base_bytes")},$d"; fi
+  stop_daemons
+  daemons_json=${daemons_json:+$daemons_json,}"\"$mib\":{$d}"
 done
 
 cat > "$work/meta.json" <<EOF
@@ -451,6 +512,8 @@ cat > "$work/meta.json" <<EOF
   "thp":"$(cat /sys/kernel/mm/transparent_hugepage/enabled)","criu":"$("$criu" --version | awk '/Version/ {print $2}')",
   "java":"$(java -version 2>&1 | head -1 | tr -d '"')","socat":"$(socat -V | awk '/socat version/ {print $3}')",
   "ferry_commit":"$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)","jfr":$jfr},
+ "tls":$([ "$tls" = 1 ] && echo true || echo false),"jar":$(json_str "$jar"),"jar_sha256":"$(jar_id "$jar")",
+ "baseline_jar":$([ -n "$base_jar" ] && json_str "$base_jar" || echo null),"baseline_jar_sha256":$([ -n "$base_jar" ] && echo "\"$(jar_id "$base_jar")\"" || echo null),
  "daemons":{$daemons_json}}
 EOF
 cp "$runs_file" "$results/migrate-$stamp.runs.jsonl"

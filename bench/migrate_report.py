@@ -10,7 +10,8 @@ ratios against the targets, a JSON file, a text table and an SVG chart. Standard
   migrate_report.py tasks-total A B PID          -> CPU ms of PID (threads + reaped children) between them
   migrate_report.py report RUNS META OUT_JSON OUT_SVG
       RUNS: one JSON object per line (one per path, size and run; see migrate.sh)
-      META: one JSON object (machine, load, daemon figures per size)
+      META: one JSON object (machine, TLS mode, jars, load, daemon figures per size; those of the
+            ferry-base daemons, with --baseline-jar, under "base")
 """
 import json
 import os
@@ -33,6 +34,18 @@ TARGETS = [
     ("cache_cpu_per_gb", "cache CPU-s per GB", 1.5),
 ]
 PROXY_RSS_LIMIT_MIB = 256
+# A/B of two ferry builds (--baseline-jar): ferry / ferry-base, medians; informational, no verdict
+AB = [
+    ("dump", "dump_ms", "ferry dump / ferry-base dump"),
+    ("restore", "restore_ms", "ferry restore / ferry-base restore"),
+    ("e2e", "e2e_ms", "ferry e2e / ferry-base e2e"),
+]
+
+
+def path_labels(meta):
+    """The report's names of the ferry paths: they say whether the daemons ran mutual TLS or --insecure."""
+    mode = "TLS" if meta.get("tls", False) else "insecure"
+    return {"ferry": "ferry (%s)" % mode, "ferry-base": "ferry-base (%s)" % mode}
 
 
 def varint(buf, pos):
@@ -216,12 +229,15 @@ def aggregate(records, meta):
         per_path = {}
         for path in sorted({r["path"] for r in records if r["size_mib"] == size}):
             runs = [r for r in records if r["size_mib"] == size and r["path"] == path and not r.get("warmup")]
-            fields = sorted({k for r in runs for k, v in r.items() if isinstance(v, (int, float)) and k not in ("size_mib", "run")})
+            fields = sorted({k for r in runs for k, v in r.items()
+                             if isinstance(v, (int, float)) and k not in ("size_mib", "run", "tls")})
             per_path[path] = {"runs": len(runs), "median": {k: median([r.get(k) for r in runs]) for k in fields},
                               "values": {k: [r.get(k) for r in runs] for k in fields}}
         daemons = meta.get("daemons", {}).get(str(size), {})
         entry = {"paths": per_path, "daemons": daemons}
         entry["ratios"] = ratios(per_path, daemons)
+        if "ferry-base" in per_path or "base" in daemons:
+            entry["ab"] = ab_ratios(per_path, daemons.get("base", {}))
         out[size] = entry
     return out
 
@@ -256,6 +272,22 @@ def ratios(p, d):
     return {"values": res, "verdicts": verdicts}
 
 
+def ab_ratios(p, base_daemons):
+    """ferry / ferry-base of the medians in AB, and the ferry-base daemons' CPU-s per GB (no verdicts)."""
+    def m(path, field):
+        return p.get(path, {}).get("median", {}).get(field)
+
+    res = {"values": {}, "base_daemons": {}}
+    for key, field, _ in AB:
+        a, b = m("ferry", field), m("ferry-base", field)
+        res["values"][key] = a / b if a is not None and b else None
+    moved = base_daemons.get("gb_moved")
+    for who in ("proxy", "cache"):
+        cpu = base_daemons.get(who + "_cpu_s")
+        res["base_daemons"][who + "_cpu_per_gb"] = cpu / moved if cpu is not None and moved else None
+    return res
+
+
 def fmt(v, unit="", digits=2):
     if v is None:
         return "-"
@@ -263,11 +295,17 @@ def fmt(v, unit="", digits=2):
 
 
 def print_table(agg, meta):
+    labels = path_labels(meta)
     print()
     print("ferry migrate benchmark: medians over %s runs (after %s warm-up), %s" % (
         meta.get("runs"), meta.get("warmups"), meta.get("started")))
     print("times in seconds; dump = freeze -> commit acknowledged and source killed (CRIU stats-dump);"
           " e2e = freeze -> running on the target; GB = 1e9 bytes")
+    print("ferry: image-proxy -> image-cache, snapshot in memory; %s between the daemons" % (
+        "mutual TLS (PKI made by `ferry certs`)" if meta.get("tls", False) else "plain TCP (--insecure)"))
+    if meta.get("baseline_jar"):
+        print("ferry-base: the same with daemons and client from %s (sha256 %s; ferry: %s)" % (
+            meta["baseline_jar"], meta.get("baseline_jar_sha256"), meta.get("jar_sha256")))
     for size, e in agg.items():
         p = e["paths"]
 
@@ -275,12 +313,13 @@ def print_table(agg, meta):
             v = p.get(path, {}).get("median", {}).get(field)
             return None if v is None else v / scale
 
-        bytes_ = g("ferry", "bytes", 1)
+        bytes_ = g("ferry", "bytes", 1) or g("ferry-base", "bytes", 1)
         print()
         print("== %s (%s bytes in the snapshot)" % (label_of(size), "-" if bytes_ is None else "%d" % bytes_))
         print("%-34s %8s %8s %8s %8s %8s %9s" % ("path", "dump", "copy", "restore", "e2e", "s/GiB", "GB/s"))
         rows = [
-            ("ferry (proxy -> cache, in memory)", "ferry", g("ferry", "dump_ms"), None, g("ferry", "restore_ms"), g("ferry", "e2e_ms")),
+            (labels["ferry"], "ferry", g("ferry", "dump_ms"), None, g("ferry", "restore_ms"), g("ferry", "e2e_ms")),
+            (labels["ferry-base"], "ferry-base", g("ferry-base", "dump_ms"), None, g("ferry-base", "restore_ms"), g("ferry-base", "e2e_ms")),
             ("CRIU disk path (tmpfs+socat+tmpfs)", "disk", g("disk", "dump_ms"), g("disk", "copy_ms"), g("disk", "restore_ms"), g("disk", "e2e_ms")),
             ("CRIU page server (+socat rest)", "pageserver", g("pageserver", "dump_ms"), g("pageserver", "copy_ms"), g("pageserver", "restore_ms"), g("pageserver", "e2e_ms")),
             ("raw socat, same bytes", "raw", None, g("raw", "raw_ms"), None, g("raw", "raw_ms")),
@@ -289,32 +328,43 @@ def print_table(agg, meta):
             if path not in p:
                 continue
             moved = g(path, "bytes", 1) or bytes_
-            rate_t = dump if path in ("ferry", "pageserver") else (copy if path == "raw" else None)
+            rate_t = dump if path in ("ferry", "ferry-base", "pageserver") else (copy if path == "raw" else None)
             rate = moved / rate_t / GB if moved and rate_t else None
             print("%-34s %8s %8s %8s %8s %8s %9s" % (label, fmt(dump), fmt(copy), fmt(restore), fmt(e2e),
                                                       fmt(e2e / (size / 1024) if e2e else None), fmt(rate)))
-        fe = p.get("ferry", {}).get("median", {})
-        if fe:
-            print("ferry detail: dump result %s s (work dir -> CRIU exit), ferry dump command %s s, restore command %s s,"
+        for path in ("ferry", "ferry-base"):
+            fe = p.get(path, {}).get("median", {})
+            if not fe:
+                continue
+            print("%s detail: dump result %s s (work dir -> CRIU exit), ferry dump command %s s, restore command %s s,"
                   " e2e wall incl. 2 client JVM starts %s s" % (
-                      fmt(g("ferry", "dump_result_ms")), fmt(g("ferry", "dump_cmd_ms")),
-                      fmt(g("ferry", "restore_cmd_ms")), fmt(g("ferry", "e2e_wall_ms"))))
-        if fe.get("dump_cpu_proxy_ms") is not None and bytes_:
-            gb = bytes_ / GB
-            raw = p.get("raw", {}).get("median", {})
-            print("CPU per GB during the dump: proxy (with CRIU) %s, cache %s; raw socat: sender %s, receiver %s" % (
-                fmt(fe["dump_cpu_proxy_ms"] / 1000 / gb), fmt(fe["dump_cpu_cache_ms"] / 1000 / gb),
-                fmt(raw["tx_cpu_ms"] / 1000 / gb if raw.get("tx_cpu_ms") is not None else None),
-                fmt(raw["rx_cpu_ms"] / 1000 / gb if raw.get("rx_cpu_ms") is not None else None)))
-        if fe.get("cache_rss_held_kib") is not None:
-            print("cache RSS (median): before the dump %s MiB, holding the snapshot %s MiB, after its restore dropped it %s MiB" % (
-                fmt(g("ferry", "cache_rss_before_kib", 1024), "", 0), fmt(g("ferry", "cache_rss_held_kib", 1024), "", 0),
-                fmt(g("ferry", "cache_rss_after_kib", 1024), "", 0)))
+                      path, fmt(g(path, "dump_result_ms")), fmt(g(path, "dump_cmd_ms")),
+                      fmt(g(path, "restore_cmd_ms")), fmt(g(path, "e2e_wall_ms"))))
+            pbytes = g(path, "bytes", 1)
+            if fe.get("dump_cpu_proxy_ms") is not None and pbytes:
+                gb = pbytes / GB
+                raw = p.get("raw", {}).get("median", {})
+                print("%s CPU per GB during the dump: proxy (with CRIU) %s, cache %s; raw socat: sender %s, receiver %s" % (
+                    path, fmt(fe["dump_cpu_proxy_ms"] / 1000 / gb), fmt(fe["dump_cpu_cache_ms"] / 1000 / gb),
+                    fmt(raw["tx_cpu_ms"] / 1000 / gb if raw.get("tx_cpu_ms") is not None else None),
+                    fmt(raw["rx_cpu_ms"] / 1000 / gb if raw.get("rx_cpu_ms") is not None else None)))
+            if fe.get("cache_rss_held_kib") is not None:
+                print("%s cache RSS (median): before the dump %s MiB, holding the snapshot %s MiB, after its restore dropped it %s MiB" % (
+                    path, fmt(g(path, "cache_rss_before_kib", 1024), "", 0), fmt(g(path, "cache_rss_held_kib", 1024), "", 0),
+                    fmt(g(path, "cache_rss_after_kib", 1024), "", 0)))
         d = e["daemons"]
-        if d:
+        if d.get("proxy_hwm_kib") is not None:
             print("daemons: proxy peak RSS %s MiB, %s CPU-s; cache peak RSS %s MiB, %s CPU-s; over %s GB moved" % (
                 fmt(d.get("proxy_hwm_kib", 0) / 1024, "", 0), fmt(d.get("proxy_cpu_s")),
                 fmt(d.get("cache_hwm_kib", 0) / 1024, "", 0), fmt(d.get("cache_cpu_s")), fmt(d.get("gb_moved"))))
+        bd = d.get("base", {})
+        if bd:
+            bcpu = e.get("ab", {}).get("base_daemons", {})
+            print("ferry-base daemons: proxy peak RSS %s MiB, %s CPU-s (%s CPU-s/GB); cache peak RSS %s MiB, %s CPU-s"
+                  " (%s CPU-s/GB); over %s GB moved" % (
+                      fmt(bd.get("proxy_hwm_kib", 0) / 1024, "", 0), fmt(bd.get("proxy_cpu_s")), fmt(bcpu.get("proxy_cpu_per_gb")),
+                      fmt(bd.get("cache_hwm_kib", 0) / 1024, "", 0), fmt(bd.get("cache_cpu_s")), fmt(bcpu.get("cache_cpu_per_gb")),
+                      fmt(bd.get("gb_moved"))))
         if d.get("load"):
             print("load: " + d["load"])
         print("%-44s %9s %9s  %s" % ("target", "measured", "limit", "verdict"))
@@ -322,6 +372,17 @@ def print_table(agg, meta):
         for key, label, limit in TARGETS:
             lim = PROXY_RSS_LIMIT_MIB if key == "proxy_rss_mib" else limit
             print("%-44s %9s %9s  %s" % (label, fmt(vals.get(key)), fmt(lim), verdicts.get(key) or "n/a"))
+        if "ab" in e:
+            print("%-44s %9s %9s %9s  %s" % ("A/B (informational)", "ferry", "base", "ratio", "(no verdict)"))
+            for key, field, label in AB:
+                print("%-44s %9s %9s %9s" % (label, fmt(g("ferry", field)), fmt(g("ferry-base", field)),
+                                             fmt(e["ab"]["values"].get(key))))
+            vals = e["ratios"]["values"]
+            bcpu = e["ab"]["base_daemons"]
+            for who in ("proxy", "cache"):
+                a, b = vals.get(who + "_cpu_per_gb"), bcpu.get(who + "_cpu_per_gb")
+                print("%-44s %9s %9s %9s" % ("%s CPU-s per GB, ferry / ferry-base" % who, fmt(a), fmt(b),
+                                             fmt(a / b if a is not None and b else None)))
 
 
 SERIES = [  # (path, field, label, colour)
@@ -331,13 +392,20 @@ SERIES = [  # (path, field, label, colour)
     ("pageserver", "e2e_ms", "CRIU page server (dump+copy+restore)", "#ff7f0e"),
     ("raw", "raw_ms", "raw socat, same bytes", "#7f7f7f"),
 ]
+BASE_SERIES = [  # with --baseline-jar, after the ferry bars
+    ("ferry-base", "dump_ms", "ferry-base dump", "#9ecae1"),
+    ("ferry-base", "e2e_ms", "ferry-base end-to-end", "#6baed6"),
+]
 
 
 def svg_chart(agg, meta, path):
     sizes = list(agg.keys())
+    series = SERIES
+    if any("ferry-base" in agg[size]["paths"] for size in sizes):
+        series = SERIES[:2] + BASE_SERIES + SERIES[2:]
     values = {}
     for size in sizes:
-        for key, field, _, _ in SERIES:
+        for key, field, _, _ in series:
             v = agg[size]["paths"].get(key, {}).get("median", {}).get(field)
             values[(size, key, field)] = None if v is None else v / 1000.0 / (size / 1024)
     top = max([v for v in values.values() if v] or [1.0])
@@ -347,13 +415,13 @@ def svg_chart(agg, meta, path):
     w, h, left, bottom, topm = 820, 420, 60, 60, 50
     plot_w, plot_h = w - left - 290, h - bottom - topm
     group_w = plot_w / max(1, len(sizes))
-    bar_w = group_w * 0.8 / len(SERIES)
+    bar_w = group_w * 0.8 / len(series)
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">' % (w, h),
            '<rect width="100%" height="100%" fill="white"/>',
            '<text x="%d" y="20" font-size="14" font-weight="bold">Stop-and-copy migration, seconds per GiB (median of %s runs)</text>'
            % (left, meta.get("runs")),
-           '<text x="%d" y="38" fill="#555">lower is better; two network-namespace nodes on one 2-core machine; %s</text>'
-           % (left, meta.get("started", ""))]
+           '<text x="%d" y="38" fill="#555">lower is better; two network-namespace nodes on one 2-core machine; ferry daemons: %s; %s</text>'
+           % (left, "mutual TLS" if meta.get("tls", False) else "--insecure", meta.get("started", ""))]
     for i in range(ticks + 1):
         v = step * i
         y = topm + plot_h - plot_h * i / ticks
@@ -362,7 +430,7 @@ def svg_chart(agg, meta, path):
     out.append('<text x="15" y="%d" transform="rotate(-90 15 %d)">s / GiB</text>' % (topm + plot_h / 2, topm + plot_h / 2))
     for gi, size in enumerate(sizes):
         gx = left + gi * group_w + group_w * 0.1
-        for si, (key, field, _, colour) in enumerate(SERIES):
+        for si, (key, field, _, colour) in enumerate(series):
             v = values[(size, key, field)]
             if v is None:
                 continue
@@ -374,13 +442,13 @@ def svg_chart(agg, meta, path):
                        % (x + (bar_w - 2) / 2, topm + plot_h - bh - 3, v))
         out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>' % (left + gi * group_w + group_w / 2, topm + plot_h + 18, label_of(size)))
     out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>' % (left, topm + plot_h, left + plot_w, topm + plot_h))
-    for si, (_, _, label, colour) in enumerate(SERIES):
+    for si, (_, _, label, colour) in enumerate(series):
         y = topm + 10 + si * 22
         out.append('<rect x="%d" y="%d" width="14" height="14" fill="%s"/>' % (left + plot_w + 15, y, colour))
         out.append('<text x="%d" y="%d">%s</text>' % (left + plot_w + 35, y + 11, label if len(label) < 30 else label[:label.index(" (")]))
     for i, note in enumerate(("dump: freeze -> commit acknowledged", "end-to-end: freeze -> running on target",
                               "CRIU paths: dump + copy + restore")):
-        out.append('<text x="%d" y="%d" fill="#555" font-size="10">%s</text>' % (left + plot_w + 15, topm + 20 + (len(SERIES) + i) * 22, note))
+        out.append('<text x="%d" y="%d" fill="#555" font-size="10">%s</text>' % (left + plot_w + 15, topm + 20 + (len(series) + i) * 22, note))
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
@@ -392,7 +460,7 @@ def report(runs_path, meta_path, json_path, svg_path):
     with open(meta_path) as f:
         meta = json.load(f)
     agg = aggregate(records, meta)
-    result = {"meta": meta, "targets": {k: {"label": label, "limit": PROXY_RSS_LIMIT_MIB if k == "proxy_rss_mib" else lim}
+    result = {"meta": meta, "tls": meta.get("tls", False), "labels": path_labels(meta), "targets": {k: {"label": label, "limit": PROXY_RSS_LIMIT_MIB if k == "proxy_rss_mib" else lim}
                                         for k, label, lim in TARGETS},
               "sizes": {str(s): e for s, e in agg.items()}, "runs": records}
     with open(json_path, "w") as f:
