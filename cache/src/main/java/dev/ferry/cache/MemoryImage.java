@@ -3,6 +3,7 @@ package dev.ferry.cache;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import dev.ferry.protocol.image.ImageName;
+import dev.ferry.protocol.image.MemoryRegion;
 import dev.ferry.protocol.image.StoredImage;
 
 import java.io.IOException;
@@ -10,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.zip.CRC32C;
 
 /**
@@ -20,7 +22,14 @@ import java.util.zip.CRC32C;
  *
  * <p>Ownership: the image owns its chunks and releases them in {@link #release()}, called by its
  * {@link StoredSnapshot}. Writing ({@link #append}, {@link #complete}) happens on one event-loop thread;
- * once complete, {@link #writeTo} may run on several threads at once (it only reads).
+ * once complete, {@link #writeTo} and {@link #regions} may run on several threads at once (they only read).
+ *
+ * <p>Lent by reference: a restore gives the chunks' pages to CRIU's pipes ({@link #regions}, vmsplice), and the
+ * pipes hold those pages, not copies, until CRIU reads them. That is safe because a complete image never changes,
+ * and its chunks are released (freed, or handed to the next snapshot by the {@link ChunkPool}) only when its
+ * snapshot is dropped, which happens after CRIU has exited: {@link RestoreService} and {@link MigrationTarget}
+ * drop it after {@code RestoreEngine.restore} returned, which waits for CRIU; {@code ferry images rm} is refused
+ * while RESTORING; and {@link SnapshotStore#close} leaves a RESTORING snapshot to its restore.
  */
 final class MemoryImage implements StoredImage {
 
@@ -112,6 +121,27 @@ final class MemoryImage implements StoredImage {
                 out.write(b);
             }
         }
+    }
+
+    /**
+     * The chunks' filled bytes, in order, as native memory (see the class comment for how long it stays valid);
+     * empty if a chunk has no memory address (an allocator without Unsafe), so the restore writes instead.
+     */
+    @Override
+    public synchronized Optional<List<MemoryRegion>> regions() throws IOException {
+        if (!complete || released) {
+            throw new IOException("image " + name + " is " + (released ? "released" : "not complete"));
+        }
+        List<MemoryRegion> regions = new ArrayList<>(chunks.size());
+        for (ByteBuf chunk : chunks) {
+            if (!chunk.hasMemoryAddress()) {
+                return Optional.empty();
+            }
+            if (chunk.writerIndex() > 0) {
+                regions.add(new MemoryRegion(chunk.memoryAddress(), chunk.writerIndex()));
+            }
+        }
+        return Optional.of(regions);
     }
 
     /**

@@ -12,7 +12,7 @@ import java.util.concurrent.ConcurrentMap;
 
 /**
  * Every snapshot the cache holds, by name; names are unique per cache. Owns the snapshots and, through
- * them, their memory: {@link #drop} and {@link #close} release it. Thread-safe.
+ * them, their memory: {@link #drop} and {@link #close} release it (close not while a restore reads it). Thread-safe.
  */
 public final class SnapshotStore implements AutoCloseable {
 
@@ -125,10 +125,19 @@ public final class SnapshotStore implements AutoCloseable {
         return Optional.of(new Removal(s, drop(s)));
     }
 
+    /**
+     * Drops every snapshot except those being restored and closes the chunk pool. A RESTORING snapshot is left to
+     * its restore, which drops or keeps it once CRIU has exited (its chunks are then freed at once): CRIU's pipes may
+     * still reference its memory (vmsplice), so freeing it earlier could let CRIU read reused memory.
+     */
     @Override
     public void close() {
-        for (StoredSnapshot s : list()) {
-            drop(s);
+        synchronized (this) { // no restore starts between the check and the drop
+            for (StoredSnapshot s : list()) {
+                if (s.state() != StoredSnapshot.State.RESTORING) {
+                    drop(s);
+                }
+            }
         }
         chunks.close();
     }

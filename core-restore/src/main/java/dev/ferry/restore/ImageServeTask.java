@@ -3,22 +3,33 @@ package dev.ferry.restore;
 import dev.ferry.posix.FileDescriptorHandle;
 import dev.ferry.posix.Pipes;
 import dev.ferry.protocol.image.ImageName;
+import dev.ferry.protocol.image.MemoryRegion;
 import dev.ferry.protocol.image.StoredImage;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.channels.FileChannel;
+import java.util.List;
+import java.util.Optional;
 
 /**
- * Writes one stored image into the pipe CRIU passed, then closes it (EOF = end of the image). Runs on its own
+ * Puts one stored image into the pipe CRIU passed, then closes it (EOF = end of the image). Runs on its own
  * thread: CRIU reads a pagemap's head, then asks for the pages before reading on, so a writer blocked on a full
  * pipe must never hold up the request loop. A broken pipe (CRIU stopped reading) is logged, not fatal.
+ *
+ * <p>An image held in native memory ({@link StoredImage#regions()}) is given to the pipe by reference with
+ * {@code vmsplice(2)}: the pipe holds the store's pages and CRIU's read is the only copy. The store keeps the
+ * memory unchanged until CRIU has exited (the {@code regions()} contract), which is after the last read from this
+ * pipe, so closing the pipe with pages still in it is safe. Other images are written with {@code write(2)}.
  *
  * <p>Ownership: owns the received pipe end until it is closed at the end of {@link #run()}.
  */
 final class ImageServeTask implements Runnable {
 
     private static final System.Logger LOG = System.getLogger(ImageServeTask.class.getName());
-    private static final int PIPE_BYTES = 1 << 20;
+    /** The pipe size asked for when {@code pipe-max-size} allows it: a whole pool chunk per round trip. */
+    static final int LARGE_PIPE_BYTES = 4 << 20;
+    /** Otherwise; root may exceed {@code pipe-max-size}, so this is asked for even above it. */
+    static final int PIPE_BYTES = 1 << 20;
 
     private final ImageName name;
     private final StoredImage image;
@@ -37,13 +48,22 @@ final class ImageServeTask implements Runnable {
     @Override
     public void run() {
         try {
-            FileChannel channel;
-            try (pipe) {
-                Pipes.setPipeSize(pipe, PIPE_BYTES); // best effort: fewer round trips through CRIU
-                channel = pipe.openChannel(true);
-            }
-            try (channel) {
-                image.writeTo(channel);
+            raisePipeSize(); // best effort: fewer round trips through CRIU
+            Optional<List<MemoryRegion>> regions = image.regions();
+            if (regions.isPresent()) {
+                try (pipe) {
+                    for (MemoryRegion region : regions.get()) {
+                        Pipes.vmspliceFully(pipe, region.address(), region.length());
+                    }
+                }
+            } else {
+                FileChannel channel;
+                try (pipe) {
+                    channel = pipe.openChannel(true);
+                }
+                try (channel) {
+                    image.writeTo(channel);
+                }
             }
             long size = image.size();
             tally.served(size);
@@ -55,5 +75,12 @@ final class ImageServeTask implements Runnable {
         } finally {
             pipe.closeQuietly();
         }
+    }
+
+    private void raisePipeSize() {
+        if (Pipes.maxPipeSize() >= LARGE_PIPE_BYTES && Pipes.setPipeSize(pipe, LARGE_PIPE_BYTES) > 0) {
+            return;
+        }
+        Pipes.setPipeSize(pipe, PIPE_BYTES);
     }
 }

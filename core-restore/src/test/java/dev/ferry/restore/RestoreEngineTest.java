@@ -28,6 +28,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class RestoreEngineTest {
@@ -40,19 +42,29 @@ class RestoreEngineTest {
     @TempDir
     Path root;
 
-    private final MapSource source = new MapSource()
-            .put("inventory.img", INVENTORY)
-            .put("pagemap-19886.img", PAGEMAP)
-            .put("pages-1.img", PAGES)
-            .put("core-19886.img", CORE);
+    private final MapSource source = images(new MapSource());
+
+    private static MapSource images(MapSource source) {
+        return source
+                .put("inventory.img", INVENTORY)
+                .put("pagemap-19886.img", PAGEMAP)
+                .put("pages-1.img", PAGES)
+                .put("core-19886.img", CORE);
+    }
+
+    /** Images in native memory are given to the pipes by reference (vmsplice), the others written (write). */
+    private static MapSource source(boolean nativeMemory) {
+        return nativeMemory ? images(MapSource.inNativeMemory()) : images(new MapSource());
+    }
 
     private static RestoreJob job(Duration timeout) {
         return new RestoreJob(SnapshotName.of("web1"),
                 new CriuOptions(true, true, true, false, false, false, "nftables", null, List.of()), timeout);
     }
 
-    @Test
-    void servesSeveralImagesAtOnceWithoutDeadlock() throws Exception {
+    @ParameterizedTest(name = "native memory: {0}")
+    @ValueSource(booleans = {false, true})
+    void servesSeveralImagesAtOnceWithoutDeadlock(boolean nativeMemory) throws Exception {
         List<String> served = new CopyOnWriteArrayList<>();
         List<String> missing = new CopyOnWriteArrayList<>();
         List<String> phases = new CopyOnWriteArrayList<>();
@@ -93,7 +105,8 @@ class RestoreEngineTest {
             return 0;
         });
 
-        RestoreOutcome outcome = new RestoreEngine(criu, root).restore(job(Duration.ofSeconds(30)), source, listener);
+        RestoreOutcome outcome = new RestoreEngine(criu, root).restore(job(Duration.ofSeconds(30)), source(nativeMemory),
+                listener);
 
         criu.assertScriptOk();
         assertEquals(19886, outcome.restoredPid());
@@ -150,8 +163,9 @@ class RestoreEngineTest {
         assertTrue(e.getMessage().startsWith("criu restore failed (exit 1); log: "), e.getMessage());
     }
 
-    @Test
-    void criuThatClosesAPipeEarlyIsNotAFailure() throws Exception {
+    @ParameterizedTest(name = "native memory: {0}")
+    @ValueSource(booleans = {false, true})
+    void criuThatClosesAPipeEarlyIsNotAFailure(boolean nativeMemory) throws Exception {
         ScriptedCriu criu = new ScriptedCriu(wd -> {
             try (CriuRestorePeer peer = CriuRestorePeer.connect(wd)) {
                 FileChannel pages = peer.request("pages-1.img");
@@ -163,7 +177,8 @@ class RestoreEngineTest {
             return 0;
         });
 
-        RestoreOutcome outcome = new RestoreEngine(criu, root).restore(job(Duration.ofSeconds(30)), source, RestoreListener.NONE);
+        RestoreOutcome outcome = new RestoreEngine(criu, root).restore(job(Duration.ofSeconds(30)), source(nativeMemory),
+                RestoreListener.NONE);
 
         criu.assertScriptOk();
         assertEquals(777, outcome.restoredPid());

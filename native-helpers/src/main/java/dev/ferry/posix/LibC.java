@@ -1,9 +1,12 @@
 package dev.ferry.posix;
 
 import jnr.ffi.Pointer;
+import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.Out;
 import jnr.ffi.annotations.Variadic;
 import jnr.ffi.byref.IntByReference;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.ssize_t;
 
 /**
  * The libc calls jnr-posix 3.2.8 does not bind (or binds without the flags ferry needs). Public only because
@@ -12,6 +15,7 @@ import jnr.ffi.byref.IntByReference;
 public interface LibC {
 
     int POLLIN = 0x001;
+    int POLLOUT = 0x004;
     int POLLERR = 0x008;
     int POLLHUP = 0x010;
     int POLLNVAL = 0x020;
@@ -22,6 +26,7 @@ public interface LibC {
     int SHUT_RDWR = 2;
     long FIONREAD = 0x541B;
     int MADV_POPULATE_WRITE = 23;
+    int SPLICE_F_NONBLOCK = 0x02;
 
     int poll(Pointer fds, int nfds, int timeoutMillis);
 
@@ -33,6 +38,11 @@ public interface LibC {
     int shutdown(int fd, int how);
 
     int madvise(long address, long length, int advice);
+    /**
+     * {@code vmsplice(2)}; {@code iov} is an array of {@code struct iovec { void *base; size_t len; }}, two longs
+     * each, which is its layout on the 64-bit Linux ferry runs on.
+     */
+    @ssize_t long vmsplice(int fd, @In long[] iov, @size_t long nrSegs, int flags);
 
     @Variadic(fixedCount = 2)
     int ioctl(int fd, long request, @Out IntByReference arg);

@@ -1,8 +1,11 @@
 package dev.ferry.posix;
 
 import java.io.IOException;
+import java.lang.ref.Reference;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
 
 /**
  * Makes every native call path ready before the first dump or restore: jnr links its stubs on first
@@ -14,13 +17,20 @@ public final class NativeWarmup {
     private NativeWarmup() {
     }
 
-    /** Creates and removes a pipe, a FIFO and a listening unix socket in {@code scratchDir}. */
+    /**
+     * Creates and removes a pipe (vmsplicing a few bytes into it), a FIFO and a listening unix socket in
+     * {@code scratchDir}.
+     */
     public static void run(Path scratchDir) throws IOException {
         Files.createDirectories(scratchDir);
         FileDescriptorHandle[] pipe = Pipes.pipe();
         Pipes.setPipeSize(pipe[1], 1 << 20);
+        Pipes.maxPipeSize();
+        Pointer bytes = Memory.allocateDirect(jnr.ffi.Runtime.getRuntime(NativeAccess.LIBC), 16);
+        Pipes.vmspliceFully(pipe[1], bytes.address(), 16);
         pipe[0].close();
-        pipe[1].close();
+        pipe[1].close(); // the pipe, and its reference to the bytes, is gone
+        Reference.reachabilityFence(bytes);
         Path fifo = scratchDir.resolve(".warmup.fifo");
         Files.deleteIfExists(fifo);
         Fifos.mkfifo(fifo, 0600);
