@@ -103,6 +103,9 @@ fi
 # The JVM as ./ferry starts it (same flags), so daemons and clients run as a user's would.
 # shellcheck disable=SC2206 # FERRY_JAVA_OPTS is split on purpose, as ./ferry does
 ferry_java=(java ${FERRY_JAVA_OPTS:-} -Dio.netty.allocator.directMemoryCacheAlignment=64)
+# ferry-base's JVM: FERRY_BASE_JAVA_OPTS when set (to A/B a JVM flag with the same jar on both paths), else the same
+# shellcheck disable=SC2206
+base_java=(java ${FERRY_BASE_JAVA_OPTS-${FERRY_JAVA_OPTS:-}} -Dio.netty.allocator.directMemoryCacheAlignment=64)
 
 # One run at a time: the namespace names and ports are fixed.
 lock=/run/fbench-migrate.lock
@@ -267,12 +270,13 @@ to_dst() {  # to_dst DIR TAG: tar of DIR in src | socat -> bridge -> socat | tar
 #   ferry       the jar of this checkout; daemon logs cache-/proxy-<size>m.*, snapshots (and per-run logs) fb-*
 #   ferry-base  --baseline-jar;          daemon logs base-cache-/base-proxy-<size>m.*, snapshots fbb-*
 declare -A proxy_of=() cache_of=()   # variant -> daemon PID
-v_jar="" v_port="" v_src="" v_dst="" v_pre="" v_snap=""
+v_jar="" v_port="" v_src="" v_dst="" v_pre="" v_snap="" v_java=()
 variant() {  # variant ferry|ferry-base: sets v_jar v_port v_src (proxy run dir) v_dst (cache run dir) v_pre v_snap
   if [ "$1" = ferry ]; then
-    v_jar=$jar v_port=$CACHE_PORT v_src=$work/src-run v_dst=$work/dst-run v_pre="" v_snap=fb
+    v_jar=$jar v_port=$CACHE_PORT v_src=$work/src-run v_dst=$work/dst-run v_pre="" v_snap=fb v_java=("${ferry_java[@]}")
   else
     v_jar=$base_jar v_port=$BASE_CACHE_PORT v_src=$work/src-run-base v_dst=$work/dst-run-base v_pre=base- v_snap=fbb
+    v_java=("${base_java[@]}")
   fi
 }
 # Mutual TLS between image-proxy and image-cache (set in main from the run's PKI), or --insecure
@@ -299,11 +303,11 @@ start_daemons() {  # start_daemons TAG VARIANT: a fresh image-cache in dst and i
   fi
   rm -rf "$v_src" "$v_dst"
   # nsenter execs java, so $! is the daemon's own PID (VmHWM and CPU time are read from it)
-  "${IN_DST[@]}" "${ferry_java[@]}" "${jo_c[@]}" -jar "$v_jar" image-cache --listen "$DST_IP" --port "$v_port" "${tls_cache[@]}" \
+  "${IN_DST[@]}" "${v_java[@]}" "${jo_c[@]}" -jar "$v_jar" image-cache --listen "$DST_IP" --port "$v_port" "${tls_cache[@]}" \
     --run-dir "$v_dst" --criu "$criu" --node dst >"$work/logs/${v_pre}cache-$tag.out" 2>"$work/logs/${v_pre}cache-$tag.log" 9>&- &
   p=$!; own "$p"; disown "$p"; cache_of[$2]=$p
   await_ready "$p" "$work/logs/${v_pre}cache-$tag.out" "image-cache ($2)"
-  "${IN_SRC[@]}" "${ferry_java[@]}" "${jo_p[@]}" -jar "$v_jar" image-proxy --address "$DST_IP" --port "$v_port" "${tls_proxy[@]}" \
+  "${IN_SRC[@]}" "${v_java[@]}" "${jo_p[@]}" -jar "$v_jar" image-proxy --address "$DST_IP" --port "$v_port" "${tls_proxy[@]}" \
     --run-dir "$v_src" --criu "$criu" --node src >"$work/logs/${v_pre}proxy-$tag.out" 2>"$work/logs/${v_pre}proxy-$tag.log" 9>&- &
   p=$!; own "$p"; disown "$p"; proxy_of[$2]=$p
   await_ready "$p" "$work/logs/${v_pre}proxy-$tag.out" "image-proxy ($2)"
@@ -337,7 +341,7 @@ path_ferry() {  # path_ferry MIB RUN WARMUP [ferry|ferry-base]
   rss_before=$(rss_kib "$cache")
   tasks_snapshot "$name-0" "$proxy" "$cache"
   t0=$(now_us)
-  timeout "$STEP" "${profile[@]}" "${ferry_java[@]}" -jar "$v_jar" dump -t "$workload" -D "$name" --remote --run-dir "$v_src" \
+  timeout "$STEP" "${profile[@]}" "${v_java[@]}" -jar "$v_jar" dump -t "$workload" -D "$name" --remote --run-dir "$v_src" \
     >"$work/logs/$name-dump.out" 2>&1 || { cat "$work/logs/$name-dump.out" >&2; die "$v dump failed"; }
   t1=$(now_us)
   tasks_snapshot "$name-1" "$proxy" "$cache"
@@ -353,7 +357,7 @@ path_ferry() {  # path_ferry MIB RUN WARMUP [ferry|ferry-base]
   rm -f "$work/restored.pid"
   t2=$(now_us)
   [ "$perf" = 1 ] && profile=(perf record -q -a -g -o "$results/migrate-$stamp-$name-restore.perf" --)
-  timeout "$STEP" "${profile[@]}" "${ferry_java[@]}" -jar "$v_jar" restore -D "$name" --remote -d --pidfile "$work/restored.pid" \
+  timeout "$STEP" "${profile[@]}" "${v_java[@]}" -jar "$v_jar" restore -D "$name" --remote -d --pidfile "$work/restored.pid" \
     --run-dir "$v_dst" >"$work/logs/$name-restore.out" 2>&1 || { cat "$work/logs/$name-restore.out" >&2; die "$v restore failed"; }
   t3=$(now_us)
   tasks_snapshot "$name-2" "$proxy" "$cache"

@@ -133,7 +133,7 @@ final class ChunkPool implements AutoCloseable {
         }
         if (made > 0) {
             int n = made;
-            LOG.fine(() -> "prefaulted " + n + " chunks of " + (CHUNK >> 20) + " MiB in "
+            LOG.info(() -> "prefaulted " + n + " chunks of " + (CHUNK >> 20) + " MiB in "
                     + (System.nanoTime() - start) / 1_000_000 + " ms");
         }
     }

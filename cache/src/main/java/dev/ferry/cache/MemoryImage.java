@@ -1,7 +1,9 @@
 package dev.ferry.cache;
 
+import dev.ferry.posix.Memory;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.internal.PlatformDependent;
 import dev.ferry.protocol.image.ImageName;
 import dev.ferry.protocol.image.MemoryRegion;
 import dev.ferry.protocol.image.StoredImage;
@@ -58,7 +60,11 @@ final class MemoryImage implements StoredImage {
         return name;
     }
 
-    /** Copies the readable bytes of {@code data} into the image; the caller keeps ownership of {@code data}. */
+    /**
+     * Copies the readable bytes of {@code data} into the image, piece by piece (a frame's payload is a slice of
+     * several decrypted socket reads): CRC32C of a piece, then its copy, while it is still in the CPU's cache. Direct
+     * pieces are copied with libc's memcpy ({@link Memory#copy}). The caller keeps ownership of {@code data}.
+     */
     void append(ByteBuf data) {
         if (complete || released) {
             throw new IllegalStateException("image " + name + " is " + (released ? "released" : "complete"));
@@ -66,13 +72,19 @@ final class MemoryImage implements StoredImage {
         int length = data.readableBytes();
         int index = data.readerIndex();
         if (data.nioBufferCount() == 1) {
-            crc.update(data.nioBuffer(index, length));
+            appendPiece(data.nioBuffer(index, length));
         } else {
-            for (ByteBuffer b : data.nioBuffers(index, length)) {
-                crc.update(b);
+            for (ByteBuffer piece : data.nioBuffers(index, length)) {
+                appendPiece(piece);
             }
         }
-        while (length > 0) {
+    }
+
+    private void appendPiece(ByteBuffer piece) {
+        crc.update(piece.duplicate());
+        boolean direct = piece.isDirect() && PlatformDependent.hasUnsafe();
+        long from = direct ? PlatformDependent.directBufferAddress(piece) + piece.position() : 0;
+        while (piece.hasRemaining()) {
             ByteBuf last = chunks.isEmpty() ? null : chunks.get(chunks.size() - 1);
             if (last == null || !last.isWritable()) {
                 int capacity = last == null ? FIRST_CHUNK : Math.min(MAX_CHUNK, last.capacity() * 2);
@@ -81,10 +93,18 @@ final class MemoryImage implements StoredImage {
                 last = capacity == MAX_CHUNK ? pool.take() : allocator.directBuffer(capacity, capacity);
                 chunks.add(last);
             }
-            int n = Math.min(length, last.writableBytes());
-            last.writeBytes(data, index, n);
-            index += n;
-            length -= n;
+            int n = Math.min(piece.remaining(), last.writableBytes());
+            if (direct && last.hasMemoryAddress()) {
+                Memory.copy(last.memoryAddress() + last.writerIndex(), from, n);
+                last.writerIndex(last.writerIndex() + n);
+                from += n;
+                piece.position(piece.position() + n);
+            } else {
+                ByteBuffer part = piece.slice();
+                part.limit(n);
+                last.writeBytes(part);
+                piece.position(piece.position() + n);
+            }
             size += n;
         }
     }

@@ -37,6 +37,7 @@ final class CaptureSession implements Runnable, Closeable {
 
     private static final System.Logger LOG = System.getLogger(CaptureSession.class.getName());
     private static final long QUIESCENT_POLL_MILLIS = 2;
+    private static final int LARGE_PIPE_BYTES = 4 << 20;
 
     private final UnixListener listener;
     private final CriuProcess criu;
@@ -114,7 +115,11 @@ final class CaptureSession implements Runnable, Closeable {
     private void startDrain(ImageName name, FileDescriptorHandle pipe) throws IOException {
         FileChannel channel;
         try (pipe) {
-            Pipes.setPipeSize(pipe, BufferPool.BUFFER_BYTES); // best effort: fewer wake-ups per MiB
+            // best effort: fewer wake-ups per MiB, and room for CRIU to run ahead of the link (4 MiB needs
+            // CAP_SYS_RESOURCE above fs.pipe-max-size, which root outside a user namespace has)
+            if (Pipes.setPipeSize(pipe, LARGE_PIPE_BYTES) < 0) {
+                Pipes.setPipeSize(pipe, BufferPool.BUFFER_BYTES);
+            }
             channel = pipe.openChannel(false);
         }
         ImageOutput output;

@@ -26,9 +26,12 @@ import java.util.Optional;
 final class ImageServeTask implements Runnable {
 
     private static final System.Logger LOG = System.getLogger(ImageServeTask.class.getName());
-    /** The pipe size asked for when {@code pipe-max-size} allows it: a whole pool chunk per round trip. */
+    /**
+     * The pipe size asked for first: a whole pool chunk per round trip. Above {@code /proc/sys/fs/pipe-max-size}
+     * (1 MiB by default) only with CAP_SYS_RESOURCE, which the daemon has as root outside a user namespace.
+     */
     static final int LARGE_PIPE_BYTES = 4 << 20;
-    /** Otherwise; root may exceed {@code pipe-max-size}, so this is asked for even above it. */
+    /** Otherwise. */
     static final int PIPE_BYTES = 1 << 20;
 
     private final ImageName name;
@@ -78,7 +81,7 @@ final class ImageServeTask implements Runnable {
     }
 
     private void raisePipeSize() {
-        if (Pipes.maxPipeSize() >= LARGE_PIPE_BYTES && Pipes.setPipeSize(pipe, LARGE_PIPE_BYTES) > 0) {
+        if (Pipes.setPipeSize(pipe, LARGE_PIPE_BYTES) > 0) {
             return;
         }
         Pipes.setPipeSize(pipe, PIPE_BYTES);

@@ -1,6 +1,6 @@
 package dev.ferry.posix;
 
-/** Making native memory resident before it is needed. */
+/** Native memory: making it resident before it is needed, and copying it at any alignment. */
 public final class Memory {
 
     private static final long PAGE = 4096;
@@ -21,5 +21,18 @@ public final class Memory {
             return true;
         }
         return NativeAccess.LIBC.madvise(start, end - start, LibC.MADV_POPULATE_WRITE) == 0;
+    }
+
+    /**
+     * Copies {@code length} bytes between two native addresses that do not overlap, with libc's {@code memcpy}. The
+     * JDK's own copy ({@code Unsafe.copyMemory}, used by Netty and NIO) copies element by element at the widest
+     * alignment both addresses share: 2 bytes at a time for the payload of a frame behind a 10-byte header, which a
+     * profile of the cache showed at several times the cost of the TLS decryption before it. The caller guarantees
+     * that both ranges are valid for the whole call.
+     */
+    public static void copy(long destination, long source, long length) {
+        if (length > 0) {
+            NativeAccess.LIBC.memcpy(destination, source, length);
+        }
     }
 }
