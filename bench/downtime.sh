@@ -40,6 +40,7 @@ for tool in redis-server redis-cli arping nft python3 nsenter unshare; do
 done
 [ -f "$jar" ] || (cd "$repo" && mvn -B -q -o package -DskipTests -pl cli -am)
 java_daemon=(java -Dio.netty.allocator.directMemoryCacheAlignment=64 -jar "$jar")   # as ./ferry starts it
+java_proxy=(java -Xmx128m -XX:MaxDirectMemorySize=256m -Dio.netty.allocator.directMemoryCacheAlignment=64 -jar "$jar")
 java_client=(java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar "$jar")          # as the it-tests start clients
 
 P=fdown-; SUB=10.231.50; VIP=$SUB.100; SRC_IP=$SUB.1; DST_IP=$SUB.2; CLI_IP=$SUB.10
@@ -177,7 +178,7 @@ start_pair() {  # start_pair tls|plain
   "${in_dst[@]}" "${java_daemon[@]}" image-cache --listen $DST_IP --port $port --run-dir "$work/$pair/dst" --criu "$criu" \
     "${opts_dst[@]}" </dev/null >"$work/$pair/dst/cache.out" 2>"$work/$pair/dst/cache.log" &
   disown; daemons+=("$!"); daemon_pid[$pair-cache]=$!; track "$!"; wait_ready "$!" "$work/$pair/dst/cache.out" "image-cache ($pair)"
-  "${in_src[@]}" "${java_daemon[@]}" image-proxy --address $DST_IP --port $port --run-dir "$work/$pair/src" --criu "$criu" \
+  "${in_src[@]}" "${java_proxy[@]}" image-proxy --address $DST_IP --port $port --run-dir "$work/$pair/src" --criu "$criu" \
     "${opts_src[@]}" </dev/null >"$work/$pair/src/proxy.out" 2>"$work/$pair/src/proxy.log" &
   disown; daemons+=("$!"); daemon_pid[$pair-proxy]=$!; track "$!"; wait_ready "$!" "$work/$pair/src/proxy.out" "image-proxy ($pair)"
 }

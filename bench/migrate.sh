@@ -103,6 +103,8 @@ fi
 # The JVM as ./ferry starts it (same flags), so daemons and clients run as a user's would.
 # shellcheck disable=SC2206 # FERRY_JAVA_OPTS is split on purpose, as ./ferry does
 ferry_java=(java ${FERRY_JAVA_OPTS:-} -Dio.netty.allocator.directMemoryCacheAlignment=64)
+# The image-proxy's own flags, as ./ferry gives them (both variants: a flag is deployment, not code)
+proxy_opts=(-Xmx128m -XX:MaxDirectMemorySize=256m)
 # ferry-base's JVM: FERRY_BASE_JAVA_OPTS when set (to A/B a JVM flag with the same jar on both paths), else the same
 # shellcheck disable=SC2206
 base_java=(java ${FERRY_BASE_JAVA_OPTS-${FERRY_JAVA_OPTS:-}} -Dio.netty.allocator.directMemoryCacheAlignment=64)
@@ -307,7 +309,7 @@ start_daemons() {  # start_daemons TAG VARIANT: a fresh image-cache in dst and i
     --run-dir "$v_dst" --criu "$criu" --node dst >"$work/logs/${v_pre}cache-$tag.out" 2>"$work/logs/${v_pre}cache-$tag.log" 9>&- &
   p=$!; own "$p"; disown "$p"; cache_of[$2]=$p
   await_ready "$p" "$work/logs/${v_pre}cache-$tag.out" "image-cache ($2)"
-  "${IN_SRC[@]}" "${v_java[@]}" "${jo_p[@]}" -jar "$v_jar" image-proxy --address "$DST_IP" --port "$v_port" "${tls_proxy[@]}" \
+  "${IN_SRC[@]}" "${v_java[@]}" "${proxy_opts[@]}" "${jo_p[@]}" -jar "$v_jar" image-proxy --address "$DST_IP" --port "$v_port" "${tls_proxy[@]}" \
     --run-dir "$v_src" --criu "$criu" --node src >"$work/logs/${v_pre}proxy-$tag.out" 2>"$work/logs/${v_pre}proxy-$tag.log" 9>&- &
   p=$!; own "$p"; disown "$p"; proxy_of[$2]=$p
   await_ready "$p" "$work/logs/${v_pre}proxy-$tag.out" "image-proxy ($2)"
