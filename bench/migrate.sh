@@ -12,10 +12,13 @@
 # plus the daemons' peak RSS and CPU seconds per GB, and the ratios against the targets (bench/README.md).
 #
 # Usage (root): bench/migrate.sh [--sizes 1,2,4] [--runs 3] [--warmups 1] [--paths ferry,raw,disk,pageserver]
-#                                 [--insecure] [--baseline-jar PATH] [--jfr] [--perf]
+#                                 [--insecure] [--baseline-jar PATH] [--jfr] [--perf] [--flame]
 #   --sizes in GiB (a suffix M means MiB, for quick checks: --sizes 256M); each size starts with --warmups
 #           uncounted runs of every path (fresh daemons per size still JIT-compile in the first counted runs)
 #   --jfr   records the daemons with Java Flight Recorder into bench/results/ (adds some overhead)
+#   --flame profiles both daemons with async-profiler (CPU, Java and kernel frames, every thread, the whole life of
+#           the daemons: warm-up and JIT included) into flame graphs, bench/results/migrate-<ts>-[base-]{proxy,cache}-
+#           <size>m.html; async-profiler comes from Maven Central (tools.profiler:async-profiler)
 #   --perf  records every `ferry dump` and `ferry restore` system-wide with `perf record -a -g` (profiling only)
 #   --insecure  the ferry daemons without TLS (`--insecure`, as before mutual TLS became the default)
 #   --baseline-jar PATH  adds the path ferry-base (also accepted in --paths): its own image-cache (port 27244)
@@ -30,6 +33,7 @@ runs=3
 warmups=1
 paths=ferry,raw,disk,pageserver
 jfr=0
+flame=0
 perf=0
 tls=1
 base_jar=""
@@ -41,6 +45,7 @@ while [ $# -gt 0 ]; do
     --warmups) warmups=${2:?}; shift 2;;
     --paths) paths=${2:?}; shift 2;;
     --jfr) jfr=1; shift;;
+    --flame) flame=1; shift;;
     --perf) perf=1; shift;;
     --insecure) tls=0; shift;;
     --baseline-jar) base_jar=${2:?}; shift 2;;
@@ -89,6 +94,18 @@ for tool in ip nsenter unshare setsid tar java mvn timeout flock ss; do
 done
 [ -x "$py" ] || { echo "bench: $py not found" >&2; exit 1; }
 [ "$perf" = 0 ] || command -v perf >/dev/null || { echo "bench: --perf needs perf (Debian: linux-perf)" >&2; exit 1; }
+ASPROF_VERSION=4.1
+asprof_lib=""
+if [ "$flame" = 1 ]; then   # async-profiler's agent, from its jar on Maven Central, unpacked into bench/results/tools
+  asprof_jar=$HOME/.m2/repository/tools/profiler/async-profiler/$ASPROF_VERSION/async-profiler-$ASPROF_VERSION.jar
+  [ -f "$asprof_jar" ] || mvn -B -q dependency:get -Dartifact=tools.profiler:async-profiler:$ASPROF_VERSION >&2 \
+    || { echo "bench: --flame: cannot fetch tools.profiler:async-profiler:$ASPROF_VERSION from Maven Central" >&2; exit 1; }
+  asprof_dir=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)/results/tools/async-profiler-$ASPROF_VERSION
+  mkdir -p "$asprof_dir"
+  (cd "$asprof_dir" && jar xf "$asprof_jar" linux-x64/libasyncProfiler.so) \
+    || { echo "bench: --flame: cannot unpack $asprof_jar with the JDK's jar tool" >&2; exit 1; }
+  asprof_lib=$asprof_dir/linux-x64/libasyncProfiler.so
+fi
 if ! command -v socat >/dev/null; then
   echo "bench: installing socat ..." >&2
   apt-get install -y -q socat >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q socat >/dev/null; }
@@ -299,9 +316,13 @@ await_ready() {  # await_ready PID OUTFILE NAME
 start_daemons() {  # start_daemons TAG VARIANT: a fresh image-cache in dst and image-proxy in src
   local tag=$1 jo_p=() jo_c=() p
   variant "$2"
+  if [ "$flame" = 1 ]; then   # the flame graph is written when the daemon exits (SIGTERM)
+    jo_p+=("-agentpath:$asprof_lib=start,event=cpu,interval=1ms,file=$results/migrate-$stamp-${v_pre}proxy-$tag.html")
+    jo_c+=("-agentpath:$asprof_lib=start,event=cpu,interval=1ms,file=$results/migrate-$stamp-${v_pre}cache-$tag.html")
+  fi
   if [ "$jfr" = 1 ]; then
-    jo_p=("-XX:StartFlightRecording=filename=$results/migrate-$stamp-${v_pre}proxy-$tag.jfr,settings=profile,dumponexit=true")
-    jo_c=("-XX:StartFlightRecording=filename=$results/migrate-$stamp-${v_pre}cache-$tag.jfr,settings=profile,dumponexit=true")
+    jo_p+=("-XX:StartFlightRecording=filename=$results/migrate-$stamp-${v_pre}proxy-$tag.jfr,settings=profile,dumponexit=true")
+    jo_c+=("-XX:StartFlightRecording=filename=$results/migrate-$stamp-${v_pre}cache-$tag.jfr,settings=profile,dumponexit=true")
   fi
   rm -rf "$v_src" "$v_dst"
   # nsenter execs java, so $! is the daemon's own PID (VmHWM and CPU time are read from it)
