@@ -32,14 +32,6 @@ public final class TlsContexts {
     /** The only protocol either side speaks. */
     public static final String PROTOCOL = "TLSv1.3";
 
-    /**
-     * Plaintext bytes the sender's SslHandler encrypts in one call (four records into one buffer with BoringSSL),
-     * where Netty's default of one 16 KiB record per call multiplied the calls, buffers and socket writes by four.
-     * Kept below the proxy's 256 KiB frames on purpose: at or above a frame's size, Netty's coalescing queue copies
-     * each payload onto its 10-byte frame header to fill the unit.
-     */
-    static final int WRAP_BYTES = 64 << 10;
-
     private TlsContexts() {
     }
 
@@ -95,7 +87,8 @@ public final class TlsContexts {
      */
     public static SslHandler clientHandler(SslContext context, ByteBufAllocator alloc, String host, int port) {
         SslHandler handler = context.newHandler(alloc, host, port);
-        handler.setWrapDataSize(WRAP_BYTES);
+        // Netty's default wrap size (one 16 KiB record per call) on purpose: larger units made SslHandler's output
+        // buffers too big for its pooled allocator, so every wrap wrote into fresh memory (bench/README.md)
         SSLEngine engine = handler.engine();
         SSLParameters params = engine.getSSLParameters();
         params.setEndpointIdentificationAlgorithm("HTTPS");
