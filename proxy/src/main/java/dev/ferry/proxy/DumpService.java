@@ -184,8 +184,8 @@ final class DumpService implements ControlServer.Handler {
         events.linkOpened();
         LOG.info(() -> "snapshot " + name + ": connected to the image-cache at " + link.target() + ", announcing");
         try {
-            link.begin(new SnapshotBegin(name, expected, pid, config.criu().version(), plan.migrate()),
-                    config.connectTimeout());
+            link.begin(new SnapshotBegin(name, expected, pid, config.criu().version(), plan.migrate(),
+                    config.retryFor().toMillis()), config.connectTimeout());
         } catch (IOException e) {
             link.close();
             events.linkClosed();
@@ -237,6 +237,22 @@ final class DumpService implements ControlServer.Handler {
                     events.imageSent(digest.name());
                 }
             };
+            link.onReconnect(new CacheLink.ReconnectListener() {
+                @Override
+                public void reconnecting(String where, int attempt, Duration left) {
+                    events.reconnect();
+                    String line = "link to cache lost at " + where + "; reconnecting (attempt " + attempt + ", "
+                            + String.format("%.1f", left.toMillis() / 1000.0) + "s left)";
+                    LOG.warning(() -> "snapshot " + name + ": " + line);
+                    session.progress("reconnect", bytes.get(), images.get(), line);
+                }
+
+                @Override
+                public void reattached(int attempts, long resent) {
+                    session.progress("stream", bytes.get(), images.get(), "link to cache restored after " + attempts
+                            + " attempt(s); " + resent + " bytes sent again");
+                }
+            });
             if (plan.migrate() != null) {
                 link.onAcknowledged(() -> {
                     listener.phase(PHASE_COMMITTED);
