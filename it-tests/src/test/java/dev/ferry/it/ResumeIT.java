@@ -137,7 +137,14 @@ class ResumeIT {
                 () -> "the image-cache did not log that it dropped the partial snapshot" + fx.diagnostics());
         assertTrue(fx.daemons().cacheAlive() && fx.daemons().proxyAlive(), "a daemon died with the link");
 
-        // the relay's one cut is spent and the link is up again: the same daemons migrate the same process
+        // the relay's one cut is spent; once its link is up again the same daemons migrate the same process
+        String cutLine = relay.grep("CUT connection", 1).strip();
+        java.time.Instant cutAt = java.time.Instant.parse(cutLine.substring(cutLine.indexOf(' ') + 1,
+                cutLine.indexOf(" CUT")).strip());
+        long upInMillis = cutAt.toEpochMilli() + LONG_CUT_MS + 500 - System.currentTimeMillis();
+        if (upInMillis > 0) {
+            Thread.sleep(upInMillis);
+        }
         FerryResult again = fx.migrate(held.workload.pid(), "--snapshot", "after-cut");
         assertEquals(0, again.exitCode(), () -> "the migration after the rolled-back one failed\n" + again.describe()
                 + fx.diagnostics());
