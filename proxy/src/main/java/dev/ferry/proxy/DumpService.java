@@ -52,6 +52,8 @@ final class DumpService implements ControlServer.Handler {
     private static final long PROGRESS_EVERY_NANOS = 250_000_000L;
     /** Dumps that fail for a transient CRIU reason ({@link CriuHints#isTransientDumpFailure}) are tried this often. */
     private static final int TRANSIENT_ATTEMPTS = 3;
+    /** The least time given the image-cache to answer SNAPSHOT_BEGIN (its preflight and memory admission). */
+    static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
 
     private final ProxyConfig config;
     private final DumpEngine engine;
@@ -184,8 +186,10 @@ final class DumpService implements ControlServer.Handler {
         events.linkOpened();
         LOG.info(() -> "snapshot " + name + ": connected to the image-cache at " + link.target() + ", announcing");
         try {
+            // the target's preflight and admission run before SNAPSHOT_READY; nothing is frozen while we wait, and
+            // under many concurrent migrations the target may take longer than a connect to answer
             link.begin(new SnapshotBegin(name, expected, pid, config.criu().version(), plan.migrate()),
-                    config.connectTimeout());
+                    max(config.connectTimeout(), READY_TIMEOUT));
         } catch (IOException e) {
             link.close();
             events.linkClosed();
@@ -311,6 +315,10 @@ final class DumpService implements ControlServer.Handler {
             t = t.getCause();
         }
         return b.build();
+    }
+
+    private static Duration max(Duration a, Duration b) {
+        return a.compareTo(b) >= 0 ? a : b;
     }
 
     static ExitCode exitFor(ErrorCode code) {
