@@ -147,8 +147,9 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                 throw e;
             }
             currentMigration = begin.migrate();
-            // the source freezes only now: fault in the memory the snapshot will need while CRIU gets ready
-            store.chunks().prefault(Math.min(begin.expectedBytes(), store.budget().free()));
+            // the source freezes only now: fault in the memory the snapshots being received reserved and have not
+            // taken yet (this one's and the others'), while CRIU gets ready
+            store.chunks().prefault(store.budget().ahead());
             events.snapshotBegun(current, begin.expectedBytes());
             LOG.info(() -> "snapshot " + begin.snapshot() + ": receiving from " + peer + " (source pid "
                     + begin.sourcePid() + ", about " + begin.expectedBytes() + " bytes"
@@ -165,7 +166,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                         + s.name() + " already has " + s.imageCount() + " images (expected: <= "
                         + limits.maxImagesPerSnapshot() + "); raise --max-images on the image-cache");
             }
-            MemoryImage image = new MemoryImage(open.name(), ctx.alloc(), store.budget(), store.chunks());
+            MemoryImage image = new MemoryImage(open.name(), ctx.alloc(), s.memory(), store.chunks());
             s.add(image);
             streams.put(open.streamId(), image);
         } else if (msg instanceof ImageData data) {

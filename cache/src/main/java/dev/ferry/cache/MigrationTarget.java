@@ -62,6 +62,14 @@ final class MigrationTarget implements AutoCloseable {
     private static final Duration DEFAULT_RESTORE_TIMEOUT = Duration.ofMinutes(2);
     /** How long a restored tree is held at post-restore waiting for SNAPSHOT_RESUME before it is killed unrun. */
     static final Duration RESUME_TIMEOUT = Duration.ofSeconds(30);
+    /**
+     * How long a passing {@code criu check} stands for the next preflights: the preflight runs on the receiving event
+     * loop, and sixteen migrations arriving at once would otherwise stall it (and the snapshots it streams) for
+     * sixteen runs of CRIU.
+     */
+    static final Duration CHECK_VALID_FOR = Duration.ofSeconds(30);
+    private volatile long checkPassedAtNanos;
+    private volatile boolean checkPassed;
 
     /** A held tree: the connection whose proxy may resume it, and its snapshot. */
     private record HeldKey(ChannelId channel, SnapshotName snapshot) { }
@@ -115,12 +123,18 @@ final class MigrationTarget implements AutoCloseable {
                 return problem;
             }
         }
+        if (checkPassed && System.nanoTime() - checkPassedAtNanos < CHECK_VALID_FOR.toNanos()) {
+            return null;
+        }
         try {
             Criu.CheckResult check = criu.check();
             if (!check.ok()) {
+                checkPassed = false;
                 return "`criu check` fails on target " + node + ": " + check.output().strip().replace('\n', ' ')
                         + "; run `ferry check` there";
             }
+            checkPassedAtNanos = System.nanoTime();
+            checkPassed = true;
         } catch (IOException e) {
             return "`criu check` could not run on target " + node + ": " + e.getMessage();
         }

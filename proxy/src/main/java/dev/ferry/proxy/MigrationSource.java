@@ -42,6 +42,10 @@ final class MigrationSource {
     static final String PHASE_RESTORE = "restore";
     static final String PHASE_RESTORED = "restored";
     static final String PHASE_HANDOVER = "handover";
+    /** How long a passing {@code criu check} stands for the next migrations (many at once would each run CRIU). */
+    static final Duration CHECK_VALID_FOR = Duration.ofSeconds(30);
+    private volatile long checkPassedAtNanos;
+    private volatile boolean checkPassed;
     private static final Logger LOG = Logger.getLogger(MigrationSource.class.getName());
     private static final Duration DEFAULT_RESTORE_TIMEOUT = Duration.ofMinutes(2);
 
@@ -106,10 +110,15 @@ final class MigrationSource {
         }
         session.progress("preflight", 0, 0, "checking CRIU and the service address on this node");
         try {
-            Criu.CheckResult check = config.criu().check();
-            if (!check.ok()) {
-                return refused(name, pid, "`criu check` fails on the source: " + check.output().strip().replace('\n', ' ')
-                        + "; run `ferry check`");
+            if (!(checkPassed && System.nanoTime() - checkPassedAtNanos < CHECK_VALID_FOR.toNanos())) {
+                Criu.CheckResult check = config.criu().check();
+                if (!check.ok()) {
+                    checkPassed = false;
+                    return refused(name, pid, "`criu check` fails on the source: "
+                            + check.output().strip().replace('\n', ' ') + "; run `ferry check`");
+                }
+                checkPassedAtNanos = System.nanoTime();
+                checkPassed = true;
             }
             if (address != null) {
                 Optional<String> held = address.assignedDevice();

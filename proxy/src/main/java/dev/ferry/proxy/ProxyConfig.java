@@ -21,15 +21,21 @@ import java.util.Objects;
  * @param dumpTimeout    how long one {@code criu dump} may run before it is killed (the source resumes)
  * @param tls            mutual TLS towards the cache, or null for plain TCP
  * @param controlGroup   group whose members may use the control socket besides root, or null for root only
+ * @param maxConcurrentDumps dumps (and migrations) that may run at once; more wait, unfrozen, in arrival order
  */
 public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
                           Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls,
-                          String controlGroup) {
+                          String controlGroup, int maxConcurrentDumps) {
 
     public static final String CONTROL_SOCKET = "proxy.sock";
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
     public static final Duration DEFAULT_COMMIT_TIMEOUT = Duration.ofSeconds(60);
     public static final Duration DEFAULT_DUMP_TIMEOUT = Duration.ofMinutes(10);
+    /**
+     * Two dumps per core: every source frozen at once shares the cores with the others' CRIU, TLS and copies, so more
+     * at once only makes each freeze longer (docs/migrate.md, Concurrent migrations).
+     */
+    public static final int DEFAULT_MAX_CONCURRENT_DUMPS = Math.max(2, 2 * Runtime.getRuntime().availableProcessors());
 
     public ProxyConfig {
         Objects.requireNonNull(cacheHost, "cacheHost");
@@ -42,6 +48,9 @@ public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu cri
         if (cacheHost.isBlank()) {
             throw new IllegalArgumentException("--address: empty (expected: the image-cache's host name or IP)");
         }
+        if (maxConcurrentDumps < 1) {
+            throw new IllegalArgumentException("--max-concurrent-dumps: " + maxConcurrentDumps + " (expected: >= 1)");
+        }
         controlGroup = controlGroup == null || controlGroup.isBlank() ? null : controlGroup;
         ControlAccess.forGroup(controlGroup); // an unknown group is refused here, before anything starts
     }
@@ -50,6 +59,14 @@ public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu cri
     public ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
                        Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls) {
         this(cacheHost, cachePort, runDir, criu, node, connectTimeout, commitTimeout, dumpTimeout, tls, null);
+    }
+
+    /** A proxy with the default {@link #DEFAULT_MAX_CONCURRENT_DUMPS}. */
+    public ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
+                       Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls,
+                       String controlGroup) {
+        this(cacheHost, cachePort, runDir, criu, node, connectTimeout, commitTimeout, dumpTimeout, tls, controlGroup,
+                DEFAULT_MAX_CONCURRENT_DUMPS);
     }
 
     /** Who may use the control socket. */
