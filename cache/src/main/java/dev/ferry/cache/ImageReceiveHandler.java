@@ -110,7 +110,17 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             }
             helloSeen = true;
             peer = hello.node() + "@" + ctx.channel().remoteAddress();
-            ctx.writeAndFlush(new HelloAck(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE));
+            if (hello.wantFacts() && migrations != null) {
+                // ferry check --target: the answer waits for this node's facts (probed once, off the event loop)
+                migrations.facts().whenComplete((facts, e) -> {
+                    if (e != null) {
+                        LOG.warning(() -> "probing this node's facts for " + peer + " failed: " + e);
+                    }
+                    ctx.writeAndFlush(new HelloAck(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE, facts));
+                });
+            } else {
+                ctx.writeAndFlush(new HelloAck(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE));
+            }
             // Ends the handshake budget of ConnectionGuard, which sits before the codecs.
             ctx.pipeline().fireUserEventTriggered(ConnectionGuard.HELLO_COMPLETED);
             return;

@@ -81,6 +81,9 @@ final class MigrationTarget implements AutoCloseable {
     private final RestoreEngine engine;
     private final Criu criu;
     private final String node;
+    private final java.util.concurrent.atomic.AtomicReference<
+            java.util.concurrent.CompletableFuture<dev.ferry.protocol.control.NodeFacts>> facts =
+            new java.util.concurrent.atomic.AtomicReference<>();
     private final CacheEvents events;
     private final ExecutorService restores = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "ferry-migrate-restore");
@@ -101,6 +104,31 @@ final class MigrationTarget implements AutoCloseable {
         this.engine = engine;
         this.criu = criu;
         this.node = node;
+    }
+
+    /**
+     * This node's facts for a HELLO_ACK ({@code ferry check --target}): probed once, on a thread of its own (CRIU runs
+     * for each feature, ~0.1-0.5 s), then kept. Never runs on an event loop.
+     */
+    java.util.concurrent.CompletableFuture<dev.ferry.protocol.control.NodeFacts> facts() {
+        var existing = facts.get();
+        if (existing != null) {
+            return existing;
+        }
+        var mine = new java.util.concurrent.CompletableFuture<dev.ferry.protocol.control.NodeFacts>();
+        if (!facts.compareAndSet(null, mine)) {
+            return facts.get();
+        }
+        Thread probe = new Thread(() -> {
+            try {
+                mine.complete(dev.ferry.criu.StateSupport.nodeFacts(node, criu));
+            } catch (RuntimeException e) {
+                mine.completeExceptionally(e);
+            }
+        }, "node-facts");
+        probe.setDaemon(true);
+        probe.start();
+        return mine;
     }
 
     /** Null if this node can take the migration; otherwise what is wrong and what to do. Blocks ~0.1 s (criu check). */

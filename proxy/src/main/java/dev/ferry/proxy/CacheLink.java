@@ -110,6 +110,15 @@ public final class CacheLink implements ImageSink, AutoCloseable {
      */
     public static CacheLink connect(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
                              String node, Duration timeout, SslContext tls) throws CacheLinkException {
+        return connect(group, channelClass, host, port, node, timeout, tls, false);
+    }
+
+    /**
+     * Like {@link #connect(EventLoopGroup, Class, String, int, String, Duration, SslContext)}; with {@code wantFacts}
+     * the hello asks the cache for its facts, which {@link #helloAck()} then carries ({@code ferry check --target}).
+     */
+    public static CacheLink connect(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
+                             String node, Duration timeout, SslContext tls, boolean wantFacts) throws CacheLinkException {
         String target = host + ":" + port;
         CacheLink[] holder = new CacheLink[1];
         Bootstrap b = new Bootstrap()
@@ -144,7 +153,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         if (tls != null) {
             awaitHandshake(link, host, timeout);
         }
-        link.send(new Hello(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE));
+        link.send(new Hello(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE, wantFacts));
         try {
             link.hello.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
@@ -187,6 +196,11 @@ public final class CacheLink implements ImageSink, AutoCloseable {
 
     public String target() {
         return target;
+    }
+
+    /** The cache's HELLO_ACK (complete once {@code connect} returned). */
+    public HelloAck helloAck() {
+        return hello.getNow(null);
     }
 
     /**

@@ -91,9 +91,32 @@ final class DumpService implements ControlServer.Handler {
             session.result(dump(request.getDump(), session));
         } else if (request.hasMigrate()) {
             session.result(migrations.migrate(request.getMigrate(), session));
+        } else if (request.hasCheck()) {
+            session.result(check(request.getCheck()));
         } else {
             session.result(Results.failure(ExitCode.USAGE, "the image-proxy takes dump and migrate requests (found: "
                     + request.getKindCase() + "); send restores to the image-cache on the target node"));
+        }
+    }
+
+    /** {@code ferry check --target}: says hello to the cache, asking for its facts, and hands them back. */
+    private Result check(dev.ferry.protocol.control.CheckRequest r) {
+        String host = r.getToHost().isEmpty() ? config.cacheHost() : r.getToHost();
+        int port = r.getToPort() == 0 ? config.cachePort() : r.getToPort();
+        // the cache probes CRIU once for the answer: allow for that on top of the connect timeout
+        Duration timeout = config.connectTimeout().plusSeconds(30);
+        try (CacheLink link = CacheLink.connect(group, channelClass, host, port, config.node(), timeout, tls, true)) {
+            var ack = link.helloAck();
+            if (ack == null || ack.facts() == null) {
+                return Results.failure(ExitCode.PEER_UNREACHABLE, "the image-cache at " + link.target() + " answered"
+                        + " the hello without its facts (expected: a ferry image-cache that knows `ferry check`;"
+                        + " upgrade it)");
+            }
+            return Result.newBuilder().setOk(true).setExitCode(ExitCode.OK.code()).setTarget(link.target())
+                    .setMessage("image-cache " + ack.node() + " at " + link.target() + " answered")
+                    .setTargetFacts(ack.facts()).build();
+        } catch (CacheLinkException e) {
+            return Results.failure(ExitCode.PEER_UNREACHABLE, e.getMessage());
         }
     }
 
