@@ -5,6 +5,9 @@ import dev.ferry.criu.CriuException;
 import dev.ferry.criu.CriuHints;
 import dev.ferry.criu.CriuOptions;
 import dev.ferry.criu.CriuOptionsMapping;
+import dev.ferry.criu.RecentCheck;
+import dev.ferry.criu.StateSupport;
+import dev.ferry.protocol.control.NodeFacts;
 import dev.ferry.net.ServiceAddress;
 import dev.ferry.posix.Processes;
 import dev.ferry.protocol.ErrorCode;
@@ -35,6 +38,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 
 /**
@@ -68,8 +72,6 @@ final class MigrationTarget implements AutoCloseable {
      * sixteen runs of CRIU.
      */
     static final Duration CHECK_VALID_FOR = Duration.ofSeconds(30);
-    private volatile long checkPassedAtNanos;
-    private volatile boolean checkPassed;
 
     /** A held tree: the connection whose proxy may resume it, and its snapshot. */
     private record HeldKey(ChannelId channel, SnapshotName snapshot) { }
@@ -80,10 +82,9 @@ final class MigrationTarget implements AutoCloseable {
     private final AddressJournal journal;
     private final RestoreEngine engine;
     private final Criu criu;
+    private final RecentCheck criuCheck;
     private final String node;
-    private final java.util.concurrent.atomic.AtomicReference<
-            java.util.concurrent.CompletableFuture<dev.ferry.protocol.control.NodeFacts>> facts =
-            new java.util.concurrent.atomic.AtomicReference<>();
+    private final AtomicReference<CompletableFuture<NodeFacts>> facts = new AtomicReference<>();
     private final CacheEvents events;
     private final ExecutorService restores = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "ferry-migrate-restore");
@@ -103,6 +104,7 @@ final class MigrationTarget implements AutoCloseable {
         this.store = store;
         this.engine = engine;
         this.criu = criu;
+        this.criuCheck = new RecentCheck(criu, CHECK_VALID_FOR);
         this.node = node;
     }
 
@@ -110,18 +112,18 @@ final class MigrationTarget implements AutoCloseable {
      * This node's facts for a HELLO_ACK ({@code ferry check --target}): probed once, on a thread of its own (CRIU runs
      * for each feature, ~0.1-0.5 s), then kept. Never runs on an event loop.
      */
-    java.util.concurrent.CompletableFuture<dev.ferry.protocol.control.NodeFacts> facts() {
+    CompletableFuture<NodeFacts> facts() {
         var existing = facts.get();
         if (existing != null) {
             return existing;
         }
-        var mine = new java.util.concurrent.CompletableFuture<dev.ferry.protocol.control.NodeFacts>();
+        var mine = new CompletableFuture<NodeFacts>();
         if (!facts.compareAndSet(null, mine)) {
             return facts.get();
         }
         Thread probe = new Thread(() -> {
             try {
-                mine.complete(dev.ferry.criu.StateSupport.nodeFacts(node, criu));
+                mine.complete(StateSupport.nodeFacts(node, criu));
             } catch (RuntimeException e) {
                 mine.completeExceptionally(e);
             }
@@ -151,18 +153,12 @@ final class MigrationTarget implements AutoCloseable {
                 return problem;
             }
         }
-        if (checkPassed && System.nanoTime() - checkPassedAtNanos < CHECK_VALID_FOR.toNanos()) {
-            return null;
-        }
         try {
-            Criu.CheckResult check = criu.check();
+            Criu.CheckResult check = criuCheck.check();
             if (!check.ok()) {
-                checkPassed = false;
                 return "`criu check` fails on target " + node + ": " + check.output().strip().replace('\n', ' ')
                         + "; run `ferry check` there";
             }
-            checkPassedAtNanos = System.nanoTime();
-            checkPassed = true;
         } catch (IOException e) {
             return "`criu check` could not run on target " + node + ": " + e.getMessage();
         }
