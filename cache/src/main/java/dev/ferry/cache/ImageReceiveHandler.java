@@ -137,7 +137,17 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             }
             helloSeen = true;
             peer = hello.node() + "@" + ctx.channel().remoteAddress();
-            ctx.writeAndFlush(new HelloAck(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE));
+            if (hello.wantFacts() && migrations != null) {
+                // ferry check --target: the answer waits for this node's facts (probed once, off the event loop)
+                migrations.facts().whenComplete((facts, e) -> {
+                    if (e != null) {
+                        LOG.warning(() -> "probing this node's facts for " + peer + " failed: " + e);
+                    }
+                    ctx.writeAndFlush(new HelloAck(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE, facts));
+                });
+            } else {
+                ctx.writeAndFlush(new HelloAck(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE));
+            }
             // Ends the handshake budget of ConnectionGuard, which sits before the codecs.
             ctx.pipeline().fireUserEventTriggered(ConnectionGuard.HELLO_COMPLETED);
             return;
@@ -180,8 +190,9 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                         ResumableSnapshots.budget(begin.retryForMillis()), ctx.channel());
                 token = resumable.token;
             }
-            // the source freezes only now: fault in the memory the snapshot will need while CRIU gets ready
-            store.chunks().prefault(Math.min(begin.expectedBytes(), store.budget().free()));
+            // the source freezes only now: fault in the memory the snapshots being received reserved and have not
+            // taken yet (this one's and the others'), while CRIU gets ready
+            store.chunks().prefault(store.budget().ahead());
             events.snapshotBegun(current, begin.expectedBytes());
             LOG.info(() -> "snapshot " + begin.snapshot() + ": receiving from " + peer + " (source pid "
                     + begin.sourcePid() + ", about " + begin.expectedBytes() + " bytes"
@@ -198,7 +209,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                         + s.name() + " already has " + s.imageCount() + " images (expected: <= "
                         + limits.maxImagesPerSnapshot() + "); raise --max-images on the image-cache");
             }
-            MemoryImage image = new MemoryImage(open.name(), ctx.alloc(), store.budget(), store.chunks());
+            MemoryImage image = new MemoryImage(open.name(), ctx.alloc(), s.memory(), store.chunks());
             s.add(image);
             streams.put(open.streamId(), image);
         } else if (msg instanceof ImageData data) {

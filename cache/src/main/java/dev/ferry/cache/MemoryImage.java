@@ -40,7 +40,7 @@ final class MemoryImage implements StoredImage {
 
     private final ImageName name;
     private final ByteBufAllocator allocator;
-    private final MemoryBudget budget;
+    private final ImageMemory memory;
     private final ChunkPool pool;
     private final List<ByteBuf> chunks = new ArrayList<>();
     private final CRC32C crc = new CRC32C();
@@ -49,10 +49,10 @@ final class MemoryImage implements StoredImage {
     private volatile boolean complete;
     private boolean released;
 
-    MemoryImage(ImageName name, ByteBufAllocator allocator, MemoryBudget budget, ChunkPool pool) {
+    MemoryImage(ImageName name, ByteBufAllocator allocator, ImageMemory memory, ChunkPool pool) {
         this.name = name;
         this.allocator = allocator;
-        this.budget = budget;
+        this.memory = memory;
         this.pool = pool;
     }
 
@@ -88,7 +88,7 @@ final class MemoryImage implements StoredImage {
             ByteBuf last = chunks.isEmpty() ? null : chunks.get(chunks.size() - 1);
             if (last == null || !last.isWritable()) {
                 int capacity = last == null ? FIRST_CHUNK : Math.min(MAX_CHUNK, last.capacity() * 2);
-                budget.reserve(capacity);
+                memory.take(capacity);
                 reserved += capacity;
                 last = capacity == MAX_CHUNK ? pool.take() : allocator.directBuffer(capacity, capacity);
                 chunks.add(last);
@@ -202,7 +202,7 @@ final class MemoryImage implements StoredImage {
         throw new IndexOutOfBoundsException("offset " + offset + " of image " + name + " (size " + size + ")");
     }
 
-    /** Frees the chunks and gives their bytes back to the budget. Idempotent. */
+    /** Frees the chunks and gives their bytes back to the snapshot's memory. Idempotent. */
     synchronized void release() {
         if (released) {
             return;
@@ -216,7 +216,7 @@ final class MemoryImage implements StoredImage {
             }
         }
         chunks.clear();
-        budget.free(reserved);
+        memory.give(reserved);
         reserved = 0;
     }
 }

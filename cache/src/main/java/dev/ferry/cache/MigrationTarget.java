@@ -5,6 +5,9 @@ import dev.ferry.criu.CriuException;
 import dev.ferry.criu.CriuHints;
 import dev.ferry.criu.CriuOptions;
 import dev.ferry.criu.CriuOptionsMapping;
+import dev.ferry.criu.RecentCheck;
+import dev.ferry.criu.StateSupport;
+import dev.ferry.protocol.control.NodeFacts;
 import dev.ferry.net.ServiceAddress;
 import dev.ferry.posix.Processes;
 import dev.ferry.protocol.ErrorCode;
@@ -35,6 +38,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 
 /**
@@ -62,6 +66,12 @@ final class MigrationTarget implements AutoCloseable {
     private static final Duration DEFAULT_RESTORE_TIMEOUT = Duration.ofMinutes(2);
     /** How long a restored tree is held at post-restore waiting for SNAPSHOT_RESUME before it is killed unrun. */
     static final Duration RESUME_TIMEOUT = Duration.ofSeconds(30);
+    /**
+     * How long a passing {@code criu check} stands for the next preflights: the preflight runs on the receiving event
+     * loop, and sixteen migrations arriving at once would otherwise stall it (and the snapshots it streams) for
+     * sixteen runs of CRIU.
+     */
+    static final Duration CHECK_VALID_FOR = Duration.ofSeconds(30);
 
     /** A held tree: the connection whose proxy may resume it, and its snapshot. */
     private record HeldKey(ChannelId channel, SnapshotName snapshot) { }
@@ -72,7 +82,9 @@ final class MigrationTarget implements AutoCloseable {
     private final AddressJournal journal;
     private final RestoreEngine engine;
     private final Criu criu;
+    private final RecentCheck criuCheck;
     private final String node;
+    private final AtomicReference<CompletableFuture<NodeFacts>> facts = new AtomicReference<>();
     private final CacheEvents events;
     private final ExecutorService restores = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "ferry-migrate-restore");
@@ -92,7 +104,33 @@ final class MigrationTarget implements AutoCloseable {
         this.store = store;
         this.engine = engine;
         this.criu = criu;
+        this.criuCheck = new RecentCheck(criu, CHECK_VALID_FOR);
         this.node = node;
+    }
+
+    /**
+     * This node's facts for a HELLO_ACK ({@code ferry check --target}): probed once, on a thread of its own (CRIU runs
+     * for each feature, ~0.1-0.5 s), then kept. Never runs on an event loop.
+     */
+    CompletableFuture<NodeFacts> facts() {
+        var existing = facts.get();
+        if (existing != null) {
+            return existing;
+        }
+        var mine = new CompletableFuture<NodeFacts>();
+        if (!facts.compareAndSet(null, mine)) {
+            return facts.get();
+        }
+        Thread probe = new Thread(() -> {
+            try {
+                mine.complete(StateSupport.nodeFacts(node, criu));
+            } catch (RuntimeException e) {
+                mine.completeExceptionally(e);
+            }
+        }, "node-facts");
+        probe.setDaemon(true);
+        probe.start();
+        return mine;
     }
 
     /** Null if this node can take the migration; otherwise what is wrong and what to do. Blocks ~0.1 s (criu check). */
@@ -116,7 +154,7 @@ final class MigrationTarget implements AutoCloseable {
             }
         }
         try {
-            Criu.CheckResult check = criu.check();
+            Criu.CheckResult check = criuCheck.check();
             if (!check.ok()) {
                 return "`criu check` fails on target " + node + ": " + check.output().strip().replace('\n', ' ')
                         + "; run `ferry check` there";

@@ -34,19 +34,20 @@ public final class SnapshotStore implements AutoCloseable {
         return chunks;
     }
 
-    /** Starts receiving a snapshot; refuses a name already held (SNAPSHOT_EXISTS) or more than fits (RESOURCE_LIMIT). */
+    /**
+     * Starts receiving a snapshot: reserves its memory ({@link SnapshotMemory#reserve}: the announced size plus a
+     * margin, the one admission decision, taken before the source freezes) and refuses a name already held
+     * (SNAPSHOT_EXISTS) or a size that does not fit what the other snapshots left of --max-memory (RESOURCE_LIMIT).
+     */
     StoredSnapshot begin(SnapshotName name, String source, long expectedBytes) {
-        if (expectedBytes > budget.free()) {
-            throw new ProtocolException(ErrorCode.RESOURCE_LIMIT, "snapshot " + name + ": about " + expectedBytes
-                    + " bytes expected, " + budget.free() + " free (expected: fits in --max-memory "
-                    + budget.limit() + "); raise --max-memory on the image-cache or remove snapshots");
-        }
-        StoredSnapshot fresh = new StoredSnapshot(name, source);
+        SnapshotMemory memory = SnapshotMemory.reserve(name, budget, expectedBytes);
+        StoredSnapshot fresh = new StoredSnapshot(name, source, memory);
         StoredSnapshot old = snapshots.putIfAbsent(name, fresh);
         if (old != null && old.state() == StoredSnapshot.State.BAD && snapshots.replace(name, old, fresh)) {
             return fresh; // a snapshot that failed verification holds no memory: its name may be dumped again
         }
         if (old != null) {
+            memory.close();
             throw new ProtocolException(ErrorCode.SNAPSHOT_EXISTS, "snapshot " + name + " already exists ("
                     + old.state() + ") on this image-cache (expected: a new name); pick another name or remove it");
         }
@@ -79,7 +80,9 @@ public final class SnapshotStore implements AutoCloseable {
         }
     }
 
+    /** The snapshot is complete and verified: it becomes restorable, and what it reserved and did not use is freed. */
     synchronized void commit(StoredSnapshot s) {
+        s.memory().trim();
         s.state(StoredSnapshot.State.COMMITTED);
     }
 

@@ -39,10 +39,18 @@ public final class StoredSnapshot implements ImageSource {
     private volatile State state = State.RECEIVING;
     private volatile String badReason = "";
     private volatile List<ImageDigest> manifest = List.of();
+    private final SnapshotMemory memory;
 
-    StoredSnapshot(SnapshotName name, String source) {
+    /** @param memory the snapshot's reservation, which it owns from now on ({@link #release} closes it) */
+    StoredSnapshot(SnapshotName name, String source, SnapshotMemory memory) {
         this.name = name;
         this.source = source;
+        this.memory = memory;
+    }
+
+    /** The snapshot's share of the cache's memory budget, which its images take their chunks from. */
+    SnapshotMemory memory() {
+        return memory;
     }
 
     public SnapshotName name() {
@@ -226,5 +234,6 @@ public final class StoredSnapshot implements ImageSource {
         for (MemoryImage image : images.values()) {
             image.release();
         }
+        memory.close();
     }
 }

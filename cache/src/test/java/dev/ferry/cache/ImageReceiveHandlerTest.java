@@ -266,4 +266,34 @@ class ImageReceiveHandlerTest {
         ch.writeInbound(new SnapshotBegin(WEB1, 0, 2));
         assertEquals(new SnapshotReady(WEB1), ch.readOutbound());
     }
+
+    @Test
+    void secondSnapshotThatDoesNotFitBesideTheFirstIsRefusedAtBegin_firstUntouched() {
+        handshakeAndBegin(); // web1 announced 1000 bytes: 1000 + the margin are reserved now
+        long reservedByFirst = store.budget().used();
+        assertEquals(SnapshotMemory.reservationFor(1000), reservedByFirst);
+        EmbeddedChannel other = new EmbeddedChannel(new ImageReceiveHandler(store, CacheEvents.NONE, "target"));
+        other.writeInbound(new Hello(Wire.VERSION, "source", Wire.DEFAULT_MAX_FRAME_SIZE));
+        assertInstanceOf(HelloAck.class, other.readOutbound());
+        long fitsAlone = 50L << 20; // 50 MiB + the margin fit the 64 MiB of an empty cache, not beside web1
+        assertTrue(SnapshotMemory.reservationFor(fitsAlone) <= store.budget().limit());
+        assertTrue(SnapshotMemory.reservationFor(fitsAlone) + reservedByFirst > store.budget().limit());
+        other.writeInbound(new SnapshotBegin(SnapshotName.of("web2"), fitsAlone, 43));
+        ErrorMessage e = assertInstanceOf(ErrorMessage.class, other.readOutbound());
+        assertEquals(ErrorCode.RESOURCE_LIMIT, e.code(), e.message());
+        assertTrue(e.message().contains("--max-memory"), e.message());
+        assertFalse(other.isActive());
+        assertEquals(reservedByFirst, store.budget().used(), "the refusal leaves the first snapshot's reservation");
+        assertEquals(1, store.list().size());
+
+        byte[] payload = random(5000, 3); // the first goes on to its commit
+        ch.writeInbound(new ImageOpen(1, ImageName.of("pages-1.img")));
+        ch.writeInbound(new ImageData(1, Unpooled.wrappedBuffer(payload)));
+        ch.writeInbound(new ImageEnd(1, payload.length, crc(payload)));
+        ch.writeInbound(new SnapshotCommit(WEB1, List.of(new ImageDigest(ImageName.of("pages-1.img"), payload.length,
+                crc(payload)))));
+        assertInstanceOf(SnapshotAck.class, ch.readOutbound());
+        assertEquals(0, store.budget().ahead(), "the commit gave back what the first reserved and did not use");
+        other.finishAndReleaseAll();
+    }
 }

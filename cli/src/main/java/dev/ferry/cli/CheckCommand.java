@@ -2,7 +2,14 @@ package dev.ferry.cli;
 
 import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuNotFoundException;
+import dev.ferry.criu.StateSupport;
 import dev.ferry.protocol.ExitCode;
+import dev.ferry.protocol.control.CheckRequest;
+import dev.ferry.protocol.control.MigrateRequest;
+import dev.ferry.protocol.control.NodeFacts;
+import dev.ferry.protocol.control.Request;
+import dev.ferry.protocol.control.Result;
+import dev.ferry.proxy.ProxyConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -14,7 +21,9 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code ferry check}: is this node ready? CRIU, kernel features, daemons, peers. */
@@ -68,24 +77,69 @@ public final class CheckCommand implements Callable<Integer> {
         for (String sock : List.of("proxy.sock", "cache.sock")) {
             out.println(String.format("%-12s %s", sock + ":", Files.exists(rd.resolve(sock)) ? "present in " + rd : "absent in " + rd));
         }
+        List<StateSupport> here = StateSupport.probe(criu);
+        Map<String, StateSupport> there = null;
         if (target != null) {
-            String host = target;
-            int port = dev.ferry.protocol.Wire.DEFAULT_PORT;
-            int colon = target.lastIndexOf(':');
-            if (colon > 0) {
-                host = target.substring(0, colon);
-                port = Integer.parseInt(target.substring(colon + 1));
+            TargetAnswer answer = askTarget(target);
+            out.println("peer:        " + answer.line());
+            if (answer.exit() != ExitCode.OK) {
+                worst = worst == ExitCode.OK ? answer.exit() : worst;
             }
-            try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress(host, port), 3000);
-                out.println("peer:        " + host + ":" + port + " reachable");
-            } catch (Exception e) {
-                out.println("peer:        " + host + ":" + port + " UNREACHABLE — " + e.getMessage());
-                worst = worst == ExitCode.OK ? ExitCode.PEER_UNREACHABLE : worst;
+            there = answer.states();
+        }
+        out.println(there == null ? "state support (this node):" : "state support (this node, target):");
+        for (StateSupport s : here) {
+            StateSupport t = there == null ? null : there.get(s.state());
+            String targetCell = there == null ? "" : String.format(" %-7s", t == null ? "unknown" : t.supported() ? "yes" : "NO");
+            String needs = s.needs();
+            if (t != null && !t.supported()) {
+                needs += "; target: " + t.needs();
             }
+            out.println(String.format("  %-16s %-4s%s %s", s.state(), s.supported() ? "yes" : "NO", targetCell, needs));
         }
         out.flush();
         return worst.code();
+    }
+
+    /** What the target said: the {@code peer:} line, the exit code it adds, and its states by name (null if none). */
+    record TargetAnswer(String line, ExitCode exit, Map<String, StateSupport> states) {
+    }
+
+    /**
+     * Asks the local image-proxy to say hello to the image-cache at {@code hostPort} (with the proxy's TLS settings)
+     * and return the cache's facts; without a proxy here, only whether the port answers.
+     */
+    private TargetAnswer askTarget(String hostPort) {
+        MigrateRequest.Builder parsed = MigrateRequest.newBuilder();
+        String problem = MigrateCommand.setTarget(parsed, hostPort);
+        if (problem != null) {
+            return new TargetAnswer(hostPort + ": " + problem, ExitCode.USAGE, null);
+        }
+        CheckRequest.Builder b = CheckRequest.newBuilder().setToHost(parsed.getToHost()).setToPort(parsed.getToPort());
+        int port = parsed.getToPort() == 0 ? dev.ferry.protocol.Wire.DEFAULT_PORT : parsed.getToPort();
+        if (!Files.exists(runDir.resolve().resolve(ProxyConfig.CONTROL_SOCKET))) {
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress(parsed.getToHost(), port), 3000);
+                return new TargetAnswer(parsed.getToHost() + ":" + port + " reachable (no image-proxy in "
+                        + runDir.resolve() + " to ask the image-cache there for its state support)", ExitCode.OK, null);
+            } catch (Exception e) {
+                return new TargetAnswer(parsed.getToHost() + ":" + port + " UNREACHABLE — " + e.getMessage(),
+                        ExitCode.PEER_UNREACHABLE, null);
+            }
+        }
+        Result r = new ClientOutput(new PrintWriter(java.io.Writer.nullWriter()), new PrintWriter(java.io.Writer.nullWriter()),
+                "ferry check").askProxy(runDir, Request.newBuilder().setCheck(b).build());
+        if (!r.getOk() || !r.hasTargetFacts()) {
+            return new TargetAnswer(parsed.getToHost() + ":" + port + " FAILED — " + r.getMessage(),
+                    ExitCode.fromCode(r.getExitCode()), null);
+        }
+        NodeFacts facts = r.getTargetFacts();
+        Map<String, StateSupport> states = new LinkedHashMap<>();
+        for (var s : facts.getStatesList()) {
+            states.put(s.getState(), StateSupport.fromProto(s));
+        }
+        return new TargetAnswer(r.getTarget() + " image-cache " + facts.getNode() + ", criu " + facts.getCriuVersion(),
+                ExitCode.OK, states);
     }
 
     /** Whether the kernel config enables soft-dirty tracking; null when /proc/config.gz is not there. */

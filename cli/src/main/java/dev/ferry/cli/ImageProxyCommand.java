@@ -30,6 +30,10 @@ public final class ImageProxyCommand implements Callable<Integer> {
     @Option(names = "--port", paramLabel = "PORT", description = "The image-cache's port (default: ${DEFAULT-VALUE}).")
     int port = Wire.DEFAULT_PORT;
 
+    @Option(names = "--max-concurrent-dumps", paramLabel = "N",
+            description = "Dumps and migrations that run at once; more wait their turn unfrozen (default: two per core, ${DEFAULT-VALUE}).")
+    int maxConcurrentDumps = ProxyConfig.DEFAULT_MAX_CONCURRENT_DUMPS;
+
     @Option(names = "--commit-timeout", paramLabel = "SECONDS",
             description = "How long a frozen dump waits for the cache to acknowledge its snapshot (default: ${DEFAULT-VALUE}).")
     long commitTimeoutSeconds = ProxyConfig.DEFAULT_COMMIT_TIMEOUT.toSeconds();
@@ -64,7 +68,7 @@ public final class ImageProxyCommand implements Callable<Integer> {
             }
             config = new ProxyConfig(address, port, daemon.runDir.resolve(), criu, daemon.nodeName(),
                     ProxyConfig.DEFAULT_CONNECT_TIMEOUT, Duration.ofSeconds(commitTimeoutSeconds), ProxyConfig.DEFAULT_DUMP_TIMEOUT,
-                    tls, daemon.controlGroup, DurationOption.parse("--retry-for", retryFor));
+                    tls, daemon.controlGroup, DurationOption.parse("--retry-for", retryFor), maxConcurrentDumps);
         } catch (IllegalArgumentException e) {
             err.println("ferry image-proxy: " + e.getMessage());
             return ExitCode.USAGE.code();

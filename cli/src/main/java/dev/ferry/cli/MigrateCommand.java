@@ -74,12 +74,7 @@ public final class MigrateCommand implements Callable<Integer> {
                 return ExitCode.USAGE.code();
             }
         }
-        MigrateRequest.Builder b = MigrateRequest.newBuilder()
-                .setPid(pid)
-                .setSnapshot(snapshot == null ? "" : snapshot)
-                .setCriu(criu.toProto().setNetworkLock(networkLock == null ? "" : networkLock))
-                .setRestore(criu.toProto())
-                .setRestoreTimeoutMillis(Math.max(1, restoreTimeoutSeconds) * 1000);
+        MigrateRequest.Builder b = request();
         if (to != null) {
             String problem = setTarget(b, to);
             if (problem != null) {
@@ -120,6 +115,18 @@ public final class MigrateCommand implements Callable<Integer> {
             err.flush();
         }
         return code;
+    }
+
+    /** The request's pid, name, CRIU options for the dump and for the target's restore, and restore timeout. */
+    MigrateRequest.Builder request() {
+        return MigrateRequest.newBuilder()
+                .setPid(pid)
+                .setSnapshot(snapshot == null ? "" : snapshot)
+                // --cgroup-root names the target's group: a restore option. On a dump CRIU reads it as the root to
+                // dump below, which the source does not have (criu/cgroup.c: "failed walking ... for empty cgroups").
+                .setCriu(criu.toProto().clearCgroupRoot().setNetworkLock(networkLock == null ? "" : networkLock))
+                .setRestore(criu.toProto())
+                .setRestoreTimeoutMillis(Math.max(1, restoreTimeoutSeconds) * 1000);
     }
 
     /** Null if HOST[:PORT] was understood and set; else what is wrong. */

@@ -29,6 +29,20 @@ class MigrateCommandTest {
     }
 
     @Test
+    void cgroupRootGoesToTheTargetsRestoreOnly_everyOtherCriuOptionToBoth() {
+        MigrateCommand m = new MigrateCommand();
+        new CommandLine(m).parseArgs("-t", "42", "--shell-job", "--ext-unix-sk", "--file-locks", "--manage-cgroups",
+                "soft", "--cgroup-root", ":/web", "--cgroup-root", "memory:/web");
+        MigrateRequest r = m.request().build();
+        assertEquals(java.util.List.of(), r.getCriu().getCgroupRootList(), "a dump reads --cgroup-root as its own root");
+        assertEquals(java.util.List.of(":/web", "memory:/web"), r.getRestore().getCgroupRootList());
+        for (var o : java.util.List.of(r.getCriu(), r.getRestore())) {
+            assertTrue(o.getShellJob() && o.getExtUnixSk() && o.getFileLocks(), o.toString());
+            assertEquals("soft", o.getManageCgroups());
+        }
+    }
+
+    @Test
     void badMoveIpIsAUsageErrorBeforeAnyDaemonIsAsked() {
         StringWriter err = new StringWriter();
         CommandLine cl = new CommandLine(new FerryCommand()).setErr(new PrintWriter(err));

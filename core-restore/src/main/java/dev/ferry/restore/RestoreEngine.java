@@ -208,13 +208,29 @@ public final class RestoreEngine {
                 return true;
             }
         } catch (InterruptedException e) {
-            criu.stop(STOP_GRACE);
+            stopWithTree(criu);
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while waiting for criu restore (pid " + criu.pid() + "); CRIU was stopped");
         }
         LOG.log(Level.WARNING, "criu restore (pid " + criu.pid() + ") overstayed " + timeout + "; stopping it");
-        criu.stop(STOP_GRACE);
+        stopWithTree(criu);
         return false;
+    }
+
+    /**
+     * Stops CRIU and kills the tree it was restoring. Stopping CRIU alone leaves that tree behind, reparented and
+     * stuck in CRIU's restorer (seen with a restore waiting for a file lock the frozen source still held): it would
+     * hold the target's PIDs and resources, and could run once the lock frees.
+     */
+    private static void stopWithTree(CriuProcess criu) {
+        List<ProcessHandle> tree = criu.children();
+        criu.stop(STOP_GRACE);
+        for (ProcessHandle p : tree) {
+            if (p.isAlive()) {
+                LOG.log(Level.WARNING, "killing pid " + p.pid() + " of the restore CRIU did not finish");
+                p.destroyForcibly();
+            }
+        }
     }
 
     private static long readPid(Path pidFile) throws IOException {

@@ -35,7 +35,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class ProxyDiesMidTransferIT {
 
     private static final int SIZE_MIB = 1024;
-    /** How much the cache's resident memory must have grown (images arriving) before the proxy is killed. */
+    /**
+     * How many bytes must have reached the target node (images arriving) before the proxy is killed. Counted on the
+     * target's interfaces ({@code /proc/CACHE_PID/net/dev}), not with the cache's resident memory: the cache makes a
+     * snapshot's announced memory resident at SNAPSHOT_BEGIN, before CRIU even starts, so its RSS says nothing about
+     * bytes received.
+     */
     private static final long MOVING_BYTES = 64L << 20;
     /** How long the source may stay frozen after the proxy's death: CRIU has to notice and roll back. */
     private static final long RESUMED_WITHIN_MS = 30_000;
@@ -56,19 +61,19 @@ class ProxyDiesMidTransferIT {
 
         long cachePid = fx.daemons().cachePid();
         long proxyPid = fx.daemons().proxyPid();
-        long rssBefore = ProcFs.rssKiB(cachePid) * 1024;
+        long readBefore = receivedBytes(cachePid);
         FerryRun dumpRun = fx.startDump(source.pid(), "big");
 
         long deadline = System.currentTimeMillis() + 60_000;
         long grown;
-        while ((grown = ProcFs.rssKiB(cachePid) * 1024 - rssBefore) < MOVING_BYTES) {
+        while ((grown = receivedBytes(cachePid) - readBefore) < MOVING_BYTES) {
             if (!dumpRun.process().isAlive()) {
-                fail("ferry dump finished before " + (MOVING_BYTES >> 20) + " MiB reached the cache (RSS +"
+                fail("ferry dump finished before " + (MOVING_BYTES >> 20) + " MiB reached the cache (read +"
                         + (grown >> 20) + " MiB); cannot kill the proxy mid-transfer\n"
                         + dumpRun.await(Duration.ofSeconds(5)).describe() + fx.diagnostics());
             }
             if (System.currentTimeMillis() > deadline) {
-                fail("no bytes reached the cache within 60 s of ferry dump (RSS +" + (grown >> 20) + " MiB)\n"
+                fail("no bytes reached the cache within 60 s of ferry dump (read +" + (grown >> 20) + " MiB)\n"
                         + dumpRun.stdoutSoFar() + dumpRun.stderrSoFar() + fx.diagnostics());
             }
             Thread.sleep(2);
@@ -120,6 +125,19 @@ class ProxyDiesMidTransferIT {
     }
 
     /** PIDs of running {@code criu dump ... -t PID} processes (whatever their parent now). */
+    /** Bytes received by every interface but lo in the network namespace of {@code pid} (/proc/PID/net/dev). */
+    private static long receivedBytes(long pid) throws IOException {
+        long total = 0;
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/net/dev"))) {
+            int colon = line.indexOf(':');
+            if (colon < 0 || line.substring(0, colon).trim().equals("lo")) {
+                continue; // the two header lines, and loopback
+            }
+            total += Long.parseLong(line.substring(colon + 1).trim().split("\\s+")[0]);
+        }
+        return total;
+    }
+
     private static List<Long> criuDumpsOf(long pid) throws IOException {
         List<Long> found = new ArrayList<>();
         try (var procs = Files.list(Path.of("/proc"))) {

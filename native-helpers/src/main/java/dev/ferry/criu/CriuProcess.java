@@ -26,6 +26,14 @@ public interface CriuProcess {
     void kill();
 
     /**
+     * The processes it started that still run: during a restore, the half-restored tree. Taken before CRIU is stopped,
+     * since they are reparented once it is gone.
+     */
+    default java.util.List<ProcessHandle> children() {
+        return ProcessHandle.of(pid()).map(h -> h.descendants().toList()).orElse(java.util.List.of());
+    }
+
+    /**
      * Stops it if it still runs: {@link #terminate()}, then {@link #kill()} if it has not exited after
      * {@code grace}, and waits up to {@code grace} again. Keeps the caller's interrupt status.
      */

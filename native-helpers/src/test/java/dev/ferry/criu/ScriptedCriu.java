@@ -49,6 +49,11 @@ public final class ScriptedCriu implements CriuLauncher {
             }
 
             @Override
+            public java.util.List<ProcessHandle> children() {
+                return java.util.List.of(); // a thread, not a process: it started nothing
+            }
+
+            @Override
             public boolean isAlive() {
                 return t.isAlive();
             }

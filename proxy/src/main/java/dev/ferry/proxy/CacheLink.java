@@ -114,6 +114,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     private volatile long token;
     private volatile boolean reconnecting;
     private volatile boolean aborted;
+    private volatile HelloAck helloAck;
 
     private CacheLink(String target, Dialer dialer) {
         this.target = target;
@@ -133,7 +134,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
 
     /** How to open one more connection to the same cache, for {@link #connect} and the reconnects. */
     private record Dialer(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
-                          String node, SslContext tls) {
+                          String node, SslContext tls, boolean wantFacts) {
     }
 
     /** One connection's own answers: its hello and its reattach. Completed by its {@link SnapshotSendHandler}. */
@@ -160,8 +161,20 @@ public final class CacheLink implements ImageSink, AutoCloseable {
      */
     public static CacheLink connect(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
                              String node, Duration timeout, SslContext tls) throws CacheLinkException {
-        CacheLink link = new CacheLink(host + ":" + port, new Dialer(group, channelClass, host, port, node, tls));
-        link.channel = link.dial(timeout, new Dialled());
+        return connect(group, channelClass, host, port, node, timeout, tls, false);
+    }
+
+    /**
+     * Like {@link #connect(EventLoopGroup, Class, String, int, String, Duration, SslContext)}; with {@code wantFacts}
+     * the hello asks the cache for its facts, which {@link #helloAck()} then carries ({@code ferry check --target}).
+     */
+    public static CacheLink connect(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
+                             String node, Duration timeout, SslContext tls, boolean wantFacts) throws CacheLinkException {
+        CacheLink link = new CacheLink(host + ":" + port,
+                new Dialer(group, channelClass, host, port, node, tls, wantFacts));
+        Dialled dialled = new Dialled();
+        link.channel = link.dial(timeout, dialled);
+        link.helloAck = dialled.hello.getNow(null);
         return link;
     }
 
@@ -201,7 +214,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         if (tls != null) {
             awaitHandshake(ch, host, timeout);
         }
-        ch.writeAndFlush(new Hello(Wire.VERSION, dialer.node(), Wire.DEFAULT_MAX_FRAME_SIZE));
+        ch.writeAndFlush(new Hello(Wire.VERSION, dialer.node(), Wire.DEFAULT_MAX_FRAME_SIZE, dialer.wantFacts()));
         try {
             dialled.hello.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
@@ -244,6 +257,11 @@ public final class CacheLink implements ImageSink, AutoCloseable {
 
     public String target() {
         return target;
+    }
+
+    /** The cache's HELLO_ACK (complete once {@code connect} returned). */
+    public HelloAck helloAck() {
+        return helloAck;
     }
 
     /**

@@ -33,6 +33,7 @@ import io.netty.handler.ssl.SslContext;
 import java.time.Duration;
 import java.util.Optional;
 
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -52,6 +53,8 @@ final class DumpService implements ControlServer.Handler {
     private static final long PROGRESS_EVERY_NANOS = 250_000_000L;
     /** Dumps that fail for a transient CRIU reason ({@link CriuHints#isTransientDumpFailure}) are tried this often. */
     private static final int TRANSIENT_ATTEMPTS = 3;
+    /** The least time given the image-cache to answer SNAPSHOT_BEGIN (its preflight and memory admission). */
+    static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
 
     private final ProxyConfig config;
     private final DumpEngine engine;
@@ -60,6 +63,8 @@ final class DumpService implements ControlServer.Handler {
     private final SslContext tls;
     private final MigrationSource migrations;
     private final ProxyEvents events;
+    /** One permit per dump or migration that may run at once (--max-concurrent-dumps); fair: first come, first run. */
+    private final Semaphore running;
 
     /** @param tls the client TLS context towards the cache, or null for plain TCP */
     DumpService(ProxyConfig config, DumpEngine engine, EventLoopGroup group, Class<? extends Channel> channelClass,
@@ -77,6 +82,7 @@ final class DumpService implements ControlServer.Handler {
         this.group = group;
         this.channelClass = channelClass;
         this.migrations = new MigrationSource(config, this);
+        this.running = new Semaphore(config.maxConcurrentDumps(), true);
     }
 
     @Override
@@ -85,9 +91,32 @@ final class DumpService implements ControlServer.Handler {
             session.result(dump(request.getDump(), session));
         } else if (request.hasMigrate()) {
             session.result(migrations.migrate(request.getMigrate(), session));
+        } else if (request.hasCheck()) {
+            session.result(check(request.getCheck()));
         } else {
             session.result(Results.failure(ExitCode.USAGE, "the image-proxy takes dump and migrate requests (found: "
                     + request.getKindCase() + "); send restores to the image-cache on the target node"));
+        }
+    }
+
+    /** {@code ferry check --target}: says hello to the cache, asking for its facts, and hands them back. */
+    private Result check(dev.ferry.protocol.control.CheckRequest r) {
+        String host = r.getToHost().isEmpty() ? config.cacheHost() : r.getToHost();
+        int port = r.getToPort() == 0 ? config.cachePort() : r.getToPort();
+        // the cache probes CRIU once for the answer: allow for that on top of the connect timeout
+        Duration timeout = config.connectTimeout().plusSeconds(30);
+        try (CacheLink link = CacheLink.connect(group, channelClass, host, port, config.node(), timeout, tls, true)) {
+            var ack = link.helloAck();
+            if (ack == null || ack.facts() == null) {
+                return Results.failure(ExitCode.PEER_UNREACHABLE, "the image-cache at " + link.target() + " answered"
+                        + " the hello without its facts (expected: a ferry image-cache that knows `ferry check`;"
+                        + " upgrade it)");
+            }
+            return Result.newBuilder().setOk(true).setExitCode(ExitCode.OK.code()).setTarget(link.target())
+                    .setMessage("image-cache " + ack.node() + " at " + link.target() + " answered")
+                    .setTargetFacts(ack.facts()).build();
+        } catch (CacheLinkException e) {
+            return Results.failure(ExitCode.PEER_UNREACHABLE, e.getMessage());
         }
     }
 
@@ -140,6 +169,27 @@ final class DumpService implements ControlServer.Handler {
 
     /** Runs the plan, again after a transient CRIU failure ({@link CriuHints#isTransientDumpFailure}). */
     Result run(Plan plan, ControlSession session, DumpListener extra) {
+        if (!running.tryAcquire()) {
+            int max = config.maxConcurrentDumps();
+            LOG.info(() -> "snapshot " + plan.name() + ": waiting, " + max + " dumps already run (--max-concurrent-dumps)");
+            session.progress("queued", 0, 0, max + " dumps already run on this image-proxy (--max-concurrent-dumps);"
+                    + " process " + plan.pid() + " runs on untouched while this one waits its turn");
+            try {
+                running.acquire();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return Results.failure(ExitCode.FAILURE, "snapshot " + plan.name() + ": interrupted while waiting for"
+                        + " its turn; process " + plan.pid() + " was not touched");
+            }
+        }
+        try {
+            return runAdmitted(plan, session, extra);
+        } finally {
+            running.release();
+        }
+    }
+
+    private Result runAdmitted(Plan plan, ControlSession session, DumpListener extra) {
         SnapshotName name = plan.name();
         long pid = plan.pid();
         Result result = null;
@@ -184,8 +234,10 @@ final class DumpService implements ControlServer.Handler {
         events.linkOpened();
         LOG.info(() -> "snapshot " + name + ": connected to the image-cache at " + link.target() + ", announcing");
         try {
+            // the target's preflight and admission run before SNAPSHOT_READY; nothing is frozen while we wait, and
+            // under many concurrent migrations the target may take longer than a connect to answer
             link.begin(new SnapshotBegin(name, expected, pid, config.criu().version(), plan.migrate(),
-                    config.retryFor().toMillis()), config.connectTimeout());
+                    config.retryFor().toMillis()), max(config.connectTimeout(), READY_TIMEOUT));
         } catch (IOException e) {
             link.close();
             events.linkClosed();
@@ -327,6 +379,10 @@ final class DumpService implements ControlServer.Handler {
             t = t.getCause();
         }
         return b.build();
+    }
+
+    private static Duration max(Duration a, Duration b) {
+        return a.compareTo(b) >= 0 ? a : b;
     }
 
     static ExitCode exitFor(ErrorCode code) {

@@ -1,6 +1,7 @@
 package dev.ferry.proxy;
 
 import dev.ferry.criu.Criu;
+import dev.ferry.criu.RecentCheck;
 import dev.ferry.criu.CriuLog;
 import dev.ferry.criu.CriuOptions;
 import dev.ferry.criu.CriuOptionsMapping;
@@ -42,15 +43,19 @@ final class MigrationSource {
     static final String PHASE_RESTORE = "restore";
     static final String PHASE_RESTORED = "restored";
     static final String PHASE_HANDOVER = "handover";
+    /** How long a passing {@code criu check} stands for the next migrations (many at once would each run CRIU). */
+    static final Duration CHECK_VALID_FOR = Duration.ofSeconds(30);
     private static final Logger LOG = Logger.getLogger(MigrationSource.class.getName());
     private static final Duration DEFAULT_RESTORE_TIMEOUT = Duration.ofMinutes(2);
 
     private final ProxyConfig config;
     private final DumpService dumps;
+    private final RecentCheck criuCheck;
 
     MigrationSource(ProxyConfig config, DumpService dumps) {
         this.config = config;
         this.dumps = dumps;
+        this.criuCheck = new RecentCheck(config.criu(), CHECK_VALID_FOR);
     }
 
     /** Timestamps of one migration's phases, in nanoTime. */
@@ -106,10 +111,10 @@ final class MigrationSource {
         }
         session.progress("preflight", 0, 0, "checking CRIU and the service address on this node");
         try {
-            Criu.CheckResult check = config.criu().check();
+            Criu.CheckResult check = criuCheck.check();
             if (!check.ok()) {
-                return refused(name, pid, "`criu check` fails on the source: " + check.output().strip().replace('\n', ' ')
-                        + "; run `ferry check`");
+                return refused(name, pid, "`criu check` fails on the source: "
+                        + check.output().strip().replace('\n', ' ') + "; run `ferry check`");
             }
             if (address != null) {
                 Optional<String> held = address.assignedDevice();

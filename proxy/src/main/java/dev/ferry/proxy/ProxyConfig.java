@@ -23,10 +23,11 @@ import java.util.Objects;
  * @param controlGroup   group whose members may use the control socket besides root, or null for root only
  * @param retryFor       how long a dump whose link to the cache dropped mid-transfer tries to reconnect and continue
  *                       (the source stays frozen meanwhile); zero: the dump fails at once
+ * @param maxConcurrentDumps dumps (and migrations) that may run at once; more wait, unfrozen, in arrival order
  */
 public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
                           Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls,
-                          String controlGroup, Duration retryFor) {
+                          String controlGroup, Duration retryFor, int maxConcurrentDumps) {
 
     public static final String CONTROL_SOCKET = "proxy.sock";
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
@@ -35,6 +36,11 @@ public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu cri
     public static final Duration DEFAULT_RETRY_FOR = Duration.ofSeconds(10);
     /** The cache keeps a dropped snapshot at most this long, whatever the proxy asks (ResumableSnapshots). */
     public static final Duration MAX_RETRY_FOR = Duration.ofMinutes(2);
+    /**
+     * Two dumps per core: every source frozen at once shares the cores with the others' CRIU, TLS and copies, so more
+     * at once only makes each freeze longer (docs/migrate.md, Concurrent migrations).
+     */
+    public static final int DEFAULT_MAX_CONCURRENT_DUMPS = Math.max(2, 2 * Runtime.getRuntime().availableProcessors());
 
     public ProxyConfig {
         Objects.requireNonNull(cacheHost, "cacheHost");
@@ -46,6 +52,9 @@ public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu cri
         }
         if (cacheHost.isBlank()) {
             throw new IllegalArgumentException("--address: empty (expected: the image-cache's host name or IP)");
+        }
+        if (maxConcurrentDumps < 1) {
+            throw new IllegalArgumentException("--max-concurrent-dumps: " + maxConcurrentDumps + " (expected: >= 1)");
         }
         controlGroup = controlGroup == null || controlGroup.isBlank() ? null : controlGroup;
         retryFor = retryFor == null ? Duration.ZERO : retryFor;
@@ -59,13 +68,6 @@ public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu cri
                     + " frozen at the end of a dump); lower --retry-for or raise --commit-timeout");
         }
         ControlAccess.forGroup(controlGroup); // an unknown group is refused here, before anything starts
-    }
-
-    /** A proxy whose control socket takes root callers only. */
-    public ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
-                       Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls) {
-        this(cacheHost, cachePort, runDir, criu, node, connectTimeout, commitTimeout, dumpTimeout, tls, null,
-                Duration.ZERO);
     }
 
     /** Who may use the control socket. */

@@ -87,12 +87,13 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
 
     private static Hello hello(Frame frame) {
         var p = parse(frame, dev.ferry.protocol.message.Hello.parser());
-        return new Hello(version(p.getVersion()), p.getNode(), maxFrameSize(frame, p.getMaxFrameSize()));
+        return new Hello(version(p.getVersion()), p.getNode(), maxFrameSize(frame, p.getMaxFrameSize()), p.getWantFacts());
     }
 
     private static HelloAck helloAck(Frame frame) {
         var p = parse(frame, dev.ferry.protocol.message.Hello.parser());
-        return new HelloAck(version(p.getVersion()), p.getNode(), maxFrameSize(frame, p.getMaxFrameSize()));
+        return new HelloAck(version(p.getVersion()), p.getNode(), maxFrameSize(frame, p.getMaxFrameSize()),
+                p.hasFacts() ? p.getFacts() : null);
     }
 
     private static SnapshotBegin snapshotBegin(Frame frame) {

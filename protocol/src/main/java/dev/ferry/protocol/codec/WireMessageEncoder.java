@@ -48,10 +48,15 @@ public class WireMessageEncoder extends MessageToMessageEncoder<WireMessage> {
     private static MessageLite toProto(WireMessage msg) {
         if (msg instanceof Hello m) {
             return dev.ferry.protocol.message.Hello.newBuilder()
-                    .setVersion(m.version()).setNode(m.node()).setMaxFrameSize(m.maxFrameSize()).build();
+                    .setVersion(m.version()).setNode(m.node()).setMaxFrameSize(m.maxFrameSize())
+                    .setWantFacts(m.wantFacts()).build();
         } else if (msg instanceof HelloAck m) {
-            return dev.ferry.protocol.message.Hello.newBuilder()
-                    .setVersion(m.version()).setNode(m.node()).setMaxFrameSize(m.maxFrameSize()).build();
+            var b = dev.ferry.protocol.message.Hello.newBuilder()
+                    .setVersion(m.version()).setNode(m.node()).setMaxFrameSize(m.maxFrameSize());
+            if (m.facts() != null) {
+                b.setFacts(m.facts());
+            }
+            return b.build();
         } else if (msg instanceof SnapshotBegin m) {
             var b = dev.ferry.protocol.message.SnapshotBegin.newBuilder().setSnapshot(m.snapshot().value())
                     .setExpectedBytes(m.expectedBytes()).setSourcePid(m.sourcePid()).setCriuVersion(m.criuVersion())

@@ -71,6 +71,14 @@ class WireMessageCodecTest {
         List<WireMessage> all = List.of(
                 new Hello(Wire.VERSION, "source-node", Wire.DEFAULT_MAX_FRAME_SIZE),
                 new HelloAck(Wire.VERSION, "target-node", 8 * 1024 * 1024),
+                new Hello(Wire.VERSION, "source-node", Wire.DEFAULT_MAX_FRAME_SIZE, true),
+                new HelloAck(Wire.VERSION, "target-node", Wire.DEFAULT_MAX_FRAME_SIZE,
+                        dev.ferry.protocol.control.NodeFacts.newBuilder().setNode("target-node").setCriuVersion("4.2.1")
+                                .addStates(dev.ferry.protocol.control.StateSupport.newBuilder().setState("file-locks")
+                                        .setSupported(true).setNeeds("criu feature fdinfo_lock"))
+                                .addStates(dev.ferry.protocol.control.StateSupport.newBuilder().setState("timers")
+                                        .setSupported(false).setNeeds("criu feature timerfd: not supported (exit 1)"))
+                                .build()),
                 new SnapshotBegin(WEB1, 123_456_789_012L, 4242),
                 new ImageOpen(7, ImageName.of("pages-1.img")),
                 new ImageData(7, Unpooled.wrappedBuffer(IMAGE_BYTES)),
@@ -165,6 +173,15 @@ class WireMessageCodecTest {
     void encodesHelloAsInWireFormatDoc() {
         assertEquals("00000015" + "01" + "00" + "00000000" + "0801" + "1206736f75726365" + "1880808002",
                 encodedHex(new Hello(1, "source", 4 * 1024 * 1024)));
+    }
+
+    @Test
+    void helloWithoutFactsEncodesAsBefore_andAFactsRequestAddsOneField() {
+        // a v1 peer that knows no facts reads the same bytes it always did; want_facts is field 10, varint: 50 01
+        assertEquals(encodedHex(new Hello(1, "source", 4 * 1024 * 1024)),
+                encodedHex(new Hello(1, "source", 4 * 1024 * 1024, false)));
+        assertEquals("00000017" + "01" + "00" + "00000000" + "0801" + "1206736f75726365" + "1880808002" + "5001",
+                encodedHex(new Hello(1, "source", 4 * 1024 * 1024, true)));
     }
 
     @Test
