@@ -21,6 +21,7 @@ final class CacheChannelInitializer extends ChannelInitializer<Channel> {
     private final AtomicInteger openConnections = new AtomicInteger();
     private final PeerSnapshots peerSnapshots = new PeerSnapshots();
     private final MigrationTarget migrations;
+    private final ResumableSnapshots resumables;
 
     CacheChannelInitializer(SnapshotStore store, CacheEvents events, String node, CacheLimits limits,
                             SslContext tls, List<String> tlsAllowed, MigrationTarget migrations) {
@@ -31,6 +32,7 @@ final class CacheChannelInitializer extends ChannelInitializer<Channel> {
         this.events = events;
         this.node = node;
         this.limits = limits;
+        this.resumables = new ResumableSnapshots(store, peerSnapshots, events);
     }
 
     @Override
@@ -43,6 +45,7 @@ final class CacheChannelInitializer extends ChannelInitializer<Channel> {
         ch.pipeline().addLast("guard", new ConnectionGuard(limits, openConnections, events));
         // bytes → frames → wire messages → the receive state machine; and back the same way for replies.
         WireCodecs.addTo(ch.pipeline(), Wire.DEFAULT_MAX_FRAME_SIZE);
-        ch.pipeline().addLast("receive", new ImageReceiveHandler(store, events, node, limits, peerSnapshots, migrations));
+        ch.pipeline().addLast("receive", new ImageReceiveHandler(store, events, node, limits, peerSnapshots, migrations,
+                resumables));
     }
 }

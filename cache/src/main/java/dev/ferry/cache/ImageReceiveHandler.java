@@ -13,7 +13,10 @@ import dev.ferry.protocol.codec.SnapshotAbort;
 import dev.ferry.protocol.codec.SnapshotAck;
 import dev.ferry.protocol.codec.SnapshotBegin;
 import dev.ferry.protocol.codec.SnapshotCommit;
+import dev.ferry.protocol.codec.Received;
 import dev.ferry.protocol.codec.SnapshotReady;
+import dev.ferry.protocol.codec.SnapshotReattach;
+import dev.ferry.protocol.codec.SnapshotReattached;
 import dev.ferry.protocol.codec.SnapshotResume;
 import dev.ferry.protocol.codec.WireMessage;
 import dev.ferry.protocol.image.SnapshotName;
@@ -23,8 +26,13 @@ import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.DecoderException;
 import io.netty.util.ReferenceCountUtil;
 
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -36,10 +44,17 @@ import java.util.logging.Logger;
  * <p>Any violation is answered with an ERROR frame, the connection's uncommitted snapshot is dropped and
  * the connection closed; other connections are not affected. One instance per channel, used only on its
  * event loop. It releases every {@link ImageData} it receives.
+ *
+ * <p>Resume: a snapshot begun with a retry budget gets a resume token in SNAPSHOT_READY, its received offsets go back
+ * to the proxy in RECEIVED frames (one per {@link #ACK_EVERY_BYTES} received, over all its streams), and when its
+ * connection drops before the commit it is parked in {@link ResumableSnapshots} instead of dropped, until a
+ * SNAPSHOT_REATTACH on a new connection claims it (docs/wire-format.md, "Resume").
  */
 final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage> {
 
     private static final Logger LOG = Logger.getLogger(ImageReceiveHandler.class.getName());
+    /** A resumable snapshot's received offsets go back to the proxy once this many bytes arrived since the last. */
+    static final int ACK_EVERY_BYTES = 2 << 20;
 
     private final SnapshotStore store;
     private final CacheEvents events;
@@ -47,7 +62,12 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
     private final CacheLimits limits;
     private final PeerSnapshots peerSnapshots;
     private final MigrationTarget migrations;
-    private final Map<Integer, MemoryImage> streams = new HashMap<>();
+    private final ResumableSnapshots resumables;
+    private Map<Integer, MemoryImage> streams = new HashMap<>();
+    private ResumableSnapshots.Entry resumable; // of current, or null when it is not resumable
+    private final Set<Integer> unacknowledged = new LinkedHashSet<>();
+    private long unacknowledgedBytes;
+    private boolean reattaching;
     private boolean helloSeen;
     private String peer = "?";
     private String peerKey;
@@ -66,13 +86,20 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
      */
     ImageReceiveHandler(SnapshotStore store, CacheEvents events, String node, CacheLimits limits,
                         PeerSnapshots peerSnapshots) {
-        this(store, events, node, limits, peerSnapshots, null);
+        this(store, events, node, limits, peerSnapshots, null, null);
     }
 
     /** @param migrations the target's half of migrations, or null to refuse them */
     ImageReceiveHandler(SnapshotStore store, CacheEvents events, String node, CacheLimits limits,
                         PeerSnapshots peerSnapshots, MigrationTarget migrations) {
+        this(store, events, node, limits, peerSnapshots, migrations, null);
+    }
+
+    /** @param resumables the snapshots that may outlive their connection, shared by all connections; null: none may */
+    ImageReceiveHandler(SnapshotStore store, CacheEvents events, String node, CacheLimits limits,
+                        PeerSnapshots peerSnapshots, MigrationTarget migrations, ResumableSnapshots resumables) {
         super(WireMessage.class, false);
+        this.resumables = resumables;
         this.migrations = migrations;
         this.store = store;
         this.events = events;
@@ -157,6 +184,12 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                 throw e;
             }
             currentMigration = begin.migrate();
+            long token = 0;
+            if (begin.retryForMillis() > 0 && resumables != null) {
+                resumable = resumables.register(begin.snapshot(), peerIdentity(ctx),
+                        ResumableSnapshots.budget(begin.retryForMillis()), ctx.channel());
+                token = resumable.token;
+            }
             // the source freezes only now: fault in the memory the snapshots being received reserved and have not
             // taken yet (this one's and the others'), while CRIU gets ready
             store.chunks().prefault(store.budget().ahead());
@@ -164,7 +197,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             LOG.info(() -> "snapshot " + begin.snapshot() + ": receiving from " + peer + " (source pid "
                     + begin.sourcePid() + ", about " + begin.expectedBytes() + " bytes"
                     + (begin.isMigration() ? ", migration" : "") + ")");
-            ctx.writeAndFlush(new SnapshotReady(begin.snapshot()));
+            ctx.writeAndFlush(new SnapshotReady(begin.snapshot(), token));
         } else if (msg instanceof ImageOpen open) {
             StoredSnapshot s = requireSnapshot("IMAGE_OPEN");
             if (streams.containsKey(open.streamId())) {
@@ -181,8 +214,16 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             streams.put(open.streamId(), image);
         } else if (msg instanceof ImageData data) {
             MemoryImage image = stream(data.streamId(), "IMAGE_DATA");
+            int n = data.data().readableBytes();
             image.append(data.data());
-            events.bytesReceived(data.data().readableBytes());
+            events.bytesReceived(n);
+            if (resumable != null) {
+                unacknowledged.add(data.streamId());
+                unacknowledgedBytes += n;
+                if (unacknowledgedBytes >= ACK_EVERY_BYTES) {
+                    acknowledgeReceived(ctx);
+                }
+            }
         } else if (msg instanceof ImageEnd end) {
             MemoryImage image = stream(end.streamId(), "IMAGE_END");
             if (image.size() != end.size() || image.crc32c() != end.crc32c()) {
@@ -192,6 +233,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             }
             image.complete();
             streams.remove(end.streamId());
+            unacknowledged.remove(end.streamId());
             events.imageReceived(image.name());
         } else if (msg instanceof SnapshotCommit commit) {
             StoredSnapshot s = requireSnapshot("SNAPSHOT_COMMIT");
@@ -206,6 +248,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             s.verify(commit.images());
             store.commit(s);
             current = null;
+            forgetResumable();
             lastCommitted = s.name();
             peerSnapshots.release(peerKey);
             LOG.info(() -> "snapshot " + s.name() + ": committed, " + s.imageCount() + " images, " + s.bytes()
@@ -227,6 +270,8 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                         + ", which is not held for this connection (expected: SNAPSHOT_RESUME only in answer to"
                         + " SNAPSHOT_HELD)");
             }
+        } else if (msg instanceof SnapshotReattach reattach) {
+            reattach(ctx, reattach);
         } else if (msg instanceof ErrorMessage error) {
             LOG.warning(() -> "peer " + peer + " reported " + error.code() + ": " + error.message());
             dropCurrent("peer error");
@@ -235,6 +280,130 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME,
                     msg.getClass().getSimpleName() + " from an image-proxy (expected: snapshot or image frames)");
         }
+    }
+
+    /** Sends the offsets of the streams that received bytes since the last RECEIVED; coalesced, one small frame. */
+    private void acknowledgeReceived(ChannelHandlerContext ctx) {
+        List<Received.StreamOffset> offsets = new ArrayList<>(unacknowledged.size());
+        for (int id : unacknowledged) {
+            MemoryImage image = streams.get(id);
+            if (image != null) {
+                offsets.add(new Received.StreamOffset(id, image.size()));
+            }
+        }
+        unacknowledged.clear();
+        unacknowledgedBytes = 0;
+        if (!offsets.isEmpty()) {
+            ctx.writeAndFlush(new Received(offsets));
+        }
+    }
+
+    /**
+     * A new connection continues a snapshot whose connection dropped: checks the token and the peer
+     * ({@link ResumableSnapshots#claim}), takes over what the old connection was receiving, and answers with what is
+     * held of each image. Frames before the answer are refused: the proxy sends nothing until it has it.
+     */
+    private void reattach(ChannelHandlerContext ctx, SnapshotReattach r) {
+        if (current != null || reattaching) {
+            throw new ProtocolException(ErrorCode.UNEXPECTED_FRAME, "SNAPSHOT_REATTACH " + r.snapshot() + " while "
+                    + (current != null ? current.name() + " is open" : "another reattach is pending")
+                    + " (expected: on a new connection, right after HELLO)");
+        }
+        if (resumables == null) {
+            throw new ProtocolException(ErrorCode.REATTACH_REFUSED, "SNAPSHOT_REATTACH " + r.snapshot()
+                    + ": this image-cache keeps no snapshot for a reattach");
+        }
+        String identity = peerIdentity(ctx);
+        reattaching = true;
+        resumables.claim(r.snapshot(), r.token(), identity, ctx.channel()).whenComplete((entry, failure) ->
+                ctx.executor().execute(() -> reattached(ctx, r, entry, failure)));
+    }
+
+    private void reattached(ChannelHandlerContext ctx, SnapshotReattach r, ResumableSnapshots.Entry entry, Throwable failure) {
+        reattaching = false;
+        if (failure != null) {
+            Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                    ? failure.getCause() : failure;
+            ProtocolException pe = cause instanceof ProtocolException p ? p
+                    : new ProtocolException(ErrorCode.INTERNAL, String.valueOf(cause));
+            LOG.warning(() -> "snapshot " + r.snapshot() + ": reattach from " + peer + " refused: " + pe.getMessage());
+            fail(ctx, pe.code(), pe.getMessage());
+            return;
+        }
+        ResumableSnapshots.Receiving was = resumables.takeReceiving(entry);
+        if (!ctx.channel().isActive() || failed) {
+            // this connection went away too: park again for what is left of the budget
+            resumables.park(entry, was, ctx.executor());
+            return;
+        }
+        entry.retryFor = ResumableSnapshots.budget(r.retryForMillis());
+        resumable = entry;
+        current = was.snapshot();
+        streams = was.streams();
+        currentMigration = was.migration();
+        peerKey = was.peerKey();
+        List<SnapshotReattached.HeldImage> held = new ArrayList<>();
+        Map<dev.ferry.protocol.image.ImageName, Integer> open = new HashMap<>();
+        streams.forEach((id, image) -> open.put(image.name(), id));
+        for (MemoryImage image : current.images()) {
+            Integer id = open.get(image.name());
+            held.add(new SnapshotReattached.HeldImage(image.name(), id == null ? 0 : id, image.size(),
+                    image.isComplete()));
+        }
+        long bytes = current.bytes();
+        LOG.info(() -> "snapshot " + r.snapshot() + ": reattached by " + peer + ", " + held.size() + " images, "
+                + bytes + " bytes held");
+        ctx.writeAndFlush(new SnapshotReattached(r.snapshot(), held));
+    }
+
+    /** Who the peer is for a reattach: its certificate's names with TLS, else its IP address. */
+    private static String peerIdentity(ChannelHandlerContext ctx) {
+        io.netty.handler.ssl.SslHandler ssl = ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+        if (ssl != null) {
+            try {
+                var certs = ssl.engine().getSession().getPeerCertificates();
+                if (certs.length > 0 && certs[0] instanceof X509Certificate cert) {
+                    return "TLS peer " + dev.ferry.protocol.tls.PeerNames.of(cert);
+                }
+            } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+                return "unverified TLS peer at " + hostOf(ctx);
+            }
+        }
+        return "plain peer " + hostOf(ctx);
+    }
+
+    private static String hostOf(ChannelHandlerContext ctx) {
+        return ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress a && a.getAddress() != null
+                ? a.getAddress().getHostAddress() : String.valueOf(ctx.channel().remoteAddress());
+    }
+
+    private void forgetResumable() {
+        if (resumable != null) {
+            resumables.forget(resumable);
+            resumable = null;
+        }
+        unacknowledged.clear();
+        unacknowledgedBytes = 0;
+    }
+
+    /**
+     * The connection dropped (closed or failed, not refused): a resumable snapshot is parked for a reattach; true if
+     * it was, false if there was nothing to park.
+     */
+    private boolean parkCurrent(ChannelHandlerContext ctx) {
+        if (current == null || resumable == null) {
+            return false;
+        }
+        ResumableSnapshots.Receiving r = new ResumableSnapshots.Receiving(current, streams, currentMigration, peerKey);
+        ResumableSnapshots.Entry e = resumable;
+        current = null;
+        streams = new HashMap<>();
+        currentMigration = null;
+        resumable = null;
+        unacknowledged.clear();
+        unacknowledgedBytes = 0;
+        resumables.park(e, r, ctx.executor());
+        return true;
     }
 
     private StoredSnapshot requireSnapshot(String frame) {
@@ -278,6 +447,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
 
     /** The open snapshot failed verification: it stays listed as BAD (memory freed) and is never served. */
     private void markCurrentBad(String reason) {
+        forgetResumable();
         streams.clear();
         currentMigration = null;
         StoredSnapshot s = current;
@@ -290,6 +460,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
     }
 
     private void dropCurrent(String why) {
+        forgetResumable();
         streams.clear();
         currentMigration = null;
         if (current != null) {
@@ -304,6 +475,10 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (!failed && parkCurrent(ctx)) {
+            ctx.fireChannelInactive();
+            return;
+        }
         if (current != null) {
             LOG.info("snapshot " + current.name() + ": connection from " + peer + " closed before commit; dropped");
             dropCurrent("connection closed");
@@ -335,7 +510,9 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             } else {
                 LOG.fine(() -> "connection " + peer + ": " + root);
             }
-            dropCurrent("I/O error");
+            if (!parkCurrent(ctx)) {
+                dropCurrent("I/O error");
+            }
             ctx.close();
         } else {
             LOG.log(Level.WARNING, "connection " + peer + ": internal error", root);

@@ -218,6 +218,11 @@ public final class StoredSnapshot implements ImageSource {
         return Optional.ofNullable(images.get(imageName));
     }
 
+    /** The images received so far, in no order. */
+    java.util.Collection<MemoryImage> images() {
+        return images.values();
+    }
+
     /** Name → size of every image, for listings. */
     public Map<String, Long> imageSizes() {
         Map<String, Long> sizes = new HashMap<>();

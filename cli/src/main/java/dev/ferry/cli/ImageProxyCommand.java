@@ -38,6 +38,12 @@ public final class ImageProxyCommand implements Callable<Integer> {
             description = "How long a frozen dump waits for the cache to acknowledge its snapshot (default: ${DEFAULT-VALUE}).")
     long commitTimeoutSeconds = ProxyConfig.DEFAULT_COMMIT_TIMEOUT.toSeconds();
 
+    @Option(names = "--retry-for", paramLabel = "DURATION",
+            description = "How long a dump whose link to the image-cache drops mid-transfer reconnects and continues"
+                    + " where the cache stopped, the source frozen meanwhile; 0 fails the dump at once (e.g. 10s,"
+                    + " 500ms; default: ${DEFAULT-VALUE}).")
+    String retryFor = "10s";
+
     @Mixin
     DaemonOptions daemon;
 
@@ -62,7 +68,7 @@ public final class ImageProxyCommand implements Callable<Integer> {
             }
             config = new ProxyConfig(address, port, daemon.runDir.resolve(), criu, daemon.nodeName(),
                     ProxyConfig.DEFAULT_CONNECT_TIMEOUT, Duration.ofSeconds(commitTimeoutSeconds), ProxyConfig.DEFAULT_DUMP_TIMEOUT,
-                    tls, daemon.controlGroup, maxConcurrentDumps);
+                    tls, daemon.controlGroup, DurationOption.parse("--retry-for", retryFor), maxConcurrentDumps);
         } catch (IllegalArgumentException e) {
             err.println("ferry image-proxy: " + e.getMessage());
             return ExitCode.USAGE.code();

@@ -39,7 +39,9 @@ public enum ErrorCode {
     /** A migration's preflight failed on the target (CRIU version or check, address in use); nothing was frozen. */
     PREFLIGHT_FAILED(16, ExitCode.REFUSED),
     /** The target's restore of a migrated snapshot failed; the source is resumed. */
-    RESTORE_FAILED(17, ExitCode.CRIU_FAILED);
+    RESTORE_FAILED(17, ExitCode.CRIU_FAILED),
+    /** A SNAPSHOT_REATTACH with the wrong resume token, from another peer, or for a snapshot that is not resumable. */
+    REATTACH_REFUSED(18, ExitCode.PEER_UNREACHABLE);
 
     private final int wire;
     private final ExitCode exitCode;

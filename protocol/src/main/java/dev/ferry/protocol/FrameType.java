@@ -35,7 +35,13 @@ public enum FrameType {
      */
     SNAPSHOT_HELD(0x0D),
     /** The proxy's answer to SNAPSHOT_HELD: the source will end, so the target resumes its tree. Stream 0. */
-    SNAPSHOT_RESUME(0x0E);
+    SNAPSHOT_RESUME(0x0E),
+    /** How many bytes of its image streams the cache holds, for the proxy's resend window. Stream 0. */
+    RECEIVED(0x0F),
+    /** On a new connection: continue a snapshot whose connection dropped (name, resume token). Stream 0. */
+    SNAPSHOT_REATTACH(0x10),
+    /** The cache's answer to SNAPSHOT_REATTACH: the images it holds and their sizes. Stream 0. */
+    SNAPSHOT_REATTACHED(0x11);
 
     private static final FrameType[] BY_WIRE = new FrameType[256];
 

@@ -23,7 +23,7 @@ class WireEnumsTest {
 
     @Test
     void unknownFrameTypeIsRefused() {
-        for (int wire : new int[] {0x00, 0x0F, 0xff, -1, 256}) {
+        for (int wire : new int[] {0x00, 0x12, 0xff, -1, 256}) {
             ProtocolException e = assertThrows(ProtocolException.class, () -> FrameType.fromWire(wire));
             assertEquals(ErrorCode.UNKNOWN_FRAME_TYPE, e.code());
         }
@@ -46,12 +46,13 @@ class WireEnumsTest {
         }
         assertEquals(15, ErrorCode.UNEXPECTED_FRAME.wire());
         assertEquals(17, ErrorCode.RESTORE_FAILED.wire());
+        assertEquals(18, ErrorCode.REATTACH_REFUSED.wire());
     }
 
     @Test
     void unknownErrorCodeReadsAsProtocolError() {
         assertSame(ErrorCode.PROTOCOL_ERROR, ErrorCode.fromWire(0));
-        assertSame(ErrorCode.PROTOCOL_ERROR, ErrorCode.fromWire(18));
+        assertSame(ErrorCode.PROTOCOL_ERROR, ErrorCode.fromWire(19));
         assertSame(ErrorCode.PROTOCOL_ERROR, ErrorCode.fromWire(-1));
     }
 

@@ -10,6 +10,10 @@ import dev.ferry.protocol.codec.SnapshotAbort;
 import dev.ferry.protocol.codec.SnapshotAck;
 import dev.ferry.protocol.codec.SnapshotBegin;
 import dev.ferry.protocol.codec.SnapshotCommit;
+import dev.ferry.protocol.codec.Received;
+import dev.ferry.protocol.codec.SnapshotReady;
+import dev.ferry.protocol.codec.SnapshotReattach;
+import dev.ferry.protocol.codec.SnapshotReattached;
 import dev.ferry.protocol.codec.SnapshotHeld;
 import dev.ferry.protocol.codec.SnapshotRestored;
 import dev.ferry.protocol.codec.SnapshotResume;
@@ -60,6 +64,13 @@ import java.util.zip.Checksum;
  * once RESUME is out the engine can no longer give up on the commit (its {@code cancel} is refused), so the
  * source is never resumed after the target was told to run the tree, except when the link breaks in between.
  *
+ * <p>Resume: a snapshot begun with a retry budget ({@code --retry-for}) keeps what it sent until the cache confirms it
+ * (RECEIVED; at most {@link ResendWindow#DEFAULT_LIMIT} bytes, then the writers wait, and CRIU blocks in write). When
+ * the connection drops before SNAPSHOT_ACK, a reconnect thread dials again with a bounded backoff (100 ms doubling to
+ * 1 s) until the budget is spent, names the snapshot and its token (SNAPSHOT_REATTACH), and resends from the offsets
+ * the cache holds; the writers wait meanwhile. A drop after SNAPSHOT_ACK (a migration's hand-over) fails the link as
+ * before.
+ *
  * <p>Ownership: the link owns its channel; {@link #close()} closes it. The first failure (an ERROR from
  * the cache, a broken connection) is kept: every later write, and the commit, fail with it.
  * Thread-safe: drain threads write concurrently; Netty orders the frames.
@@ -75,11 +86,17 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     /** Small on purpose: the kernel's socket buffers already hold several MiB; more only delays failures. */
     private static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(2 << 20, 4 << 20);
 
+    /** The first pause before a reconnect attempt; doubled after each, up to {@link #MAX_BACKOFF_MILLIS}. */
+    static final long FIRST_BACKOFF_MILLIS = 100;
+    static final long MAX_BACKOFF_MILLIS = 1000;
+
     private final String target;
-    private final Channel channel;
+    private final Dialer dialer;
+    private volatile Channel channel;
     private final Object writable = new Object();
+    /** Orders a frame's entry in the window with its write, against a replay on a new connection. */
+    private final Object sendLock = new Object();
     private final AtomicInteger nextStream = new AtomicInteger();
-    private final CompletableFuture<HelloAck> hello = new CompletableFuture<>();
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
     private final CompletableFuture<Void> committed = new CompletableFuture<>();
     private final CompletableFuture<Void> failed = new CompletableFuture<>();
@@ -91,10 +108,44 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     private volatile long heldAt;
     private final AtomicInteger handOver = new AtomicInteger(OPEN);
     private volatile Runnable onAcknowledged = () -> { };
+    private volatile ReconnectListener onReconnect = ReconnectListener.NONE;
+    private volatile Duration retryFor = Duration.ZERO;
+    private volatile ResendWindow window; // null unless the snapshot is resumable
+    private volatile long token;
+    private volatile boolean reconnecting;
+    private volatile boolean aborted;
+    private volatile HelloAck helloAck;
 
-    private CacheLink(String target, Channel channel) {
+    private CacheLink(String target, Dialer dialer) {
         this.target = target;
-        this.channel = channel;
+        this.dialer = dialer;
+    }
+
+    /** Told about reconnects of a resumable snapshot's link, for logs, progress and metrics. */
+    public interface ReconnectListener {
+        ReconnectListener NONE = new ReconnectListener() { };
+
+        /** Attempt {@code attempt} to reconnect starts; {@code where} is the image and offset confirmed last. */
+        default void reconnecting(String where, int attempt, Duration left) { }
+
+        /** The snapshot continues on a new connection; {@code resent} bytes go out again. */
+        default void reattached(int attempts, long resent) { }
+    }
+
+    /** How to open one more connection to the same cache, for {@link #connect} and the reconnects. */
+    private record Dialer(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
+                          String node, SslContext tls, boolean wantFacts) {
+    }
+
+    /** One connection's own answers: its hello and its reattach. Completed by its {@link SnapshotSendHandler}. */
+    static final class Dialled {
+        final CompletableFuture<HelloAck> hello = new CompletableFuture<>();
+        final CompletableFuture<SnapshotReattached> reattached = new CompletableFuture<>();
+
+        void fail(IOException cause) {
+            hello.completeExceptionally(cause);
+            reattached.completeExceptionally(cause);
+        }
     }
 
     /** Connects over plain TCP and says hello, like {@link #connect(EventLoopGroup, Class, String, int, String, Duration, SslContext)}. */
@@ -119,12 +170,23 @@ public final class CacheLink implements ImageSink, AutoCloseable {
      */
     public static CacheLink connect(EventLoopGroup group, Class<? extends Channel> channelClass, String host, int port,
                              String node, Duration timeout, SslContext tls, boolean wantFacts) throws CacheLinkException {
-        String target = host + ":" + port;
-        CacheLink[] holder = new CacheLink[1];
+        CacheLink link = new CacheLink(host + ":" + port,
+                new Dialer(group, channelClass, host, port, node, tls, wantFacts));
+        Dialled dialled = new Dialled();
+        link.channel = link.dial(timeout, dialled);
+        link.helloAck = dialled.hello.getNow(null);
+        return link;
+    }
+
+    /** Opens one connection: TCP, the TLS handshake when configured, the hello; the channel is not yet the link's. */
+    private Channel dial(Duration timeout, Dialled dialled) throws CacheLinkException {
+        String host = dialer.host();
+        int port = dialer.port();
+        SslContext tls = dialer.tls();
         Bootstrap b = new Bootstrap()
-                .group(group)
-                .channel(channelClass)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) timeout.toMillis())
+                .group(dialer.group())
+                .channel(dialer.channelClass())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, timeout.toMillis()))
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.SO_SNDBUF, 4 << 20)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
@@ -137,8 +199,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
                             ch.pipeline().addLast("tls", TlsContexts.clientHandler(tls, ch.alloc(), host, port));
                         }
                         WireCodecs.addTo(ch.pipeline(), Wire.DEFAULT_MAX_FRAME_SIZE);
-                        holder[0] = new CacheLink(target, ch);
-                        ch.pipeline().addLast("send", new SnapshotSendHandler(holder[0]));
+                        ch.pipeline().addLast("send", new SnapshotSendHandler(CacheLink.this, dialled, ch));
                     }
                 });
         ChannelFuture f = b.connect(host, port);
@@ -149,19 +210,19 @@ public final class CacheLink implements ImageSink, AutoCloseable {
                     + (cause == null ? "no answer within " + timeout.toMillis() + " ms" : cause.getMessage())
                     + " (expected: 'ferry image-cache --port " + port + "' running there and reachable)", cause);
         }
-        CacheLink link = holder[0];
+        Channel ch = f.channel();
         if (tls != null) {
-            awaitHandshake(link, host, timeout);
+            awaitHandshake(ch, host, timeout);
         }
-        link.send(new Hello(Wire.VERSION, node, Wire.DEFAULT_MAX_FRAME_SIZE, wantFacts));
+        ch.writeAndFlush(new Hello(Wire.VERSION, dialer.node(), Wire.DEFAULT_MAX_FRAME_SIZE, dialer.wantFacts()));
         try {
-            link.hello.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            dialled.hello.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            link.close();
+            ch.close();
             throw new CacheLinkException("the image-cache at " + target + " did not answer the hello within "
                     + timeout.toMillis() + " ms (expected: HELLO_ACK); is that port a ferry image-cache?");
         } catch (ExecutionException e) {
-            link.close();
+            ch.close();
             // in TLS 1.3 the cache judges our certificate after our side of the handshake is done
             Optional<SSLException> tlsFailure = tls == null ? Optional.empty() : TlsFailures.find(e.getCause());
             if (tlsFailure.isPresent()) {
@@ -175,22 +236,22 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             throw asLinkException(e.getCause());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            link.close();
+            ch.close();
             throw new CacheLinkException("interrupted while connecting to " + target);
         }
-        return link;
+        return ch;
     }
 
-    private static void awaitHandshake(CacheLink link, String host, Duration timeout) throws CacheLinkException {
-        Future<Channel> handshake = link.channel.pipeline().get(SslHandler.class).handshakeFuture();
+    private void awaitHandshake(Channel ch, String host, Duration timeout) throws CacheLinkException {
+        Future<Channel> handshake = ch.pipeline().get(SslHandler.class).handshakeFuture();
         if (!handshake.awaitUninterruptibly(timeout.toMillis() + 1000)) {
-            link.close();
-            throw new CacheLinkException("TLS failed: no TLS handshake with the image-cache at " + link.target
+            ch.close();
+            throw new CacheLinkException("TLS failed: no TLS handshake with the image-cache at " + target
                     + " within " + timeout.toMillis() + " ms (expected: an image-cache started with --tls-cert/--tls-key/--tls-ca)");
         }
         if (!handshake.isSuccess()) {
-            link.close();
-            throw new CacheLinkException(TlsFailures.describe(link.target, host, handshake.cause()), handshake.cause());
+            ch.close();
+            throw new CacheLinkException(TlsFailures.describe(target, host, handshake.cause()), handshake.cause());
         }
     }
 
@@ -200,7 +261,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
 
     /** The cache's HELLO_ACK (complete once {@code connect} returned). */
     public HelloAck helloAck() {
-        return hello.getNow(null);
+        return helloAck;
     }
 
     /**
@@ -220,6 +281,10 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         SnapshotName name = begin.snapshot();
         this.snapshot = name;
         this.migration = begin.isMigration();
+        if (begin.retryForMillis() > 0) {
+            this.retryFor = Duration.ofMillis(begin.retryForMillis());
+            this.window = new ResendWindow(ResendWindow.DEFAULT_LIMIT);
+        }
         checkFailure();
         send(begin);
         try {
@@ -249,7 +314,14 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     public ImageOutput open(ImageName name) throws IOException {
         checkFailure();
         int id = nextStream.incrementAndGet();
-        send(new ImageOpen(id, name));
+        ImageOpen open = new ImageOpen(id, name);
+        synchronized (sendLock) {
+            ResendWindow w = window;
+            if (w != null) {
+                w.opened(open);
+            }
+            send(open);
+        }
         return new ImageOutput() {
             @Override
             public void write(ByteBuffer src) throws IOException {
@@ -261,7 +333,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
                     slice.limit(n);
                     buf.writeBytes(slice);
                     src.position(src.position() + n);
-                    send(new ImageData(id, buf));
+                    sendData(id, buf);
                 }
             }
 
@@ -288,14 +360,21 @@ public final class CacheLink implements ImageSink, AutoCloseable {
                     buf.release();
                     return n;
                 }
-                send(new ImageData(id, buf));
+                sendData(id, buf);
                 return n;
             }
 
             @Override
             public void finish(long size, int crc32c) throws IOException {
                 checkFailure();
-                send(new ImageEnd(id, size, crc32c));
+                ImageEnd end = new ImageEnd(id, size, crc32c);
+                synchronized (sendLock) {
+                    ResendWindow w = window;
+                    if (w != null) {
+                        w.ended(end);
+                    }
+                    send(end);
+                }
             }
         };
     }
@@ -306,7 +385,14 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         if (f != null) {
             return CompletableFuture.failedFuture(f);
         }
-        send(new SnapshotCommit(snapshot, manifest));
+        SnapshotCommit c = new SnapshotCommit(snapshot, manifest);
+        synchronized (sendLock) {
+            ResendWindow w = window;
+            if (w != null) {
+                w.committing(c);
+            }
+            send(c);
+        }
         if (!migration) {
             return committed;
         }
@@ -340,6 +426,11 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         this.onAcknowledged = callback;
     }
 
+    /** Called on the reconnect thread of a resumable snapshot's link; see {@link ReconnectListener}. */
+    public void onReconnect(ReconnectListener listener) {
+        this.onReconnect = listener;
+    }
+
     /** What the target reported of a migration's restore; completes with {@link #commit}'s future. */
     public CompletableFuture<SnapshotRestored> restored() {
         return restored;
@@ -347,6 +438,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
 
     @Override
     public void abort(String reason) {
+        aborted = true;
         if (channel.isActive() && snapshot != null && !committed.isDone()) {
             channel.writeAndFlush(new SnapshotAbort(snapshot, reason == null ? "" : reason));
         }
@@ -354,12 +446,171 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     }
 
     private void send(WireMessage msg) {
-        channel.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
+        send(channel, msg, true);
+    }
+
+    private void send(Channel ch, WireMessage msg, boolean flush) {
+        ChannelFuture written = flush ? ch.writeAndFlush(msg) : ch.write(msg);
+        written.addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
-                fail(new CacheLinkException("sending to the image-cache at " + target + " failed: "
+                connectionLost(ch, new CacheLinkException("sending to the image-cache at " + target + " failed: "
                         + describe(f.cause()), f.cause()));
             }
         });
+    }
+
+    /**
+     * Sends the buffer as IMAGE_DATA; for a resumable snapshot the window keeps the buffer and the wire gets a
+     * duplicate (no copy: the two share the memory and its reference count).
+     */
+    private void sendData(int id, ByteBuf buf) {
+        synchronized (sendLock) {
+            ResendWindow w = window;
+            if (w == null) {
+                send(new ImageData(id, buf));
+                return;
+            }
+            ByteBuf wire = buf.retainedDuplicate();
+            try {
+                w.sent(id, buf);
+            } catch (RuntimeException e) {
+                wire.release();
+                throw e;
+            }
+            send(new ImageData(id, wire));
+        }
+    }
+
+    /** Whether a drop now may be resumed: a resumable snapshot, begun, not yet acknowledged, not given up. */
+    private boolean resumable() {
+        return window != null && token != 0 && !committed.isDone() && failure == null && !aborted;
+    }
+
+    /**
+     * The connection {@code ch} closed or failed. Only the link's current connection counts: a resumable snapshot
+     * reconnects (once: a reconnect already running takes it), anything else fails the link with {@code cause}.
+     */
+    void connectionLost(Channel ch, IOException cause) {
+        if (ch != channel) {
+            return;
+        }
+        if (!resumable()) {
+            fail(cause);
+            return;
+        }
+        synchronized (this) {
+            if (reconnecting || failure != null) {
+                return;
+            }
+            reconnecting = true;
+        }
+        long lostAt = System.nanoTime();
+        ch.close();
+        Thread t = new Thread(() -> reconnect(cause, lostAt), "ferry-reconnect-" + snapshot);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
+     * Dials again until the budget from {@code lostAt} is spent, with a backoff of 100 ms doubling to 1 s between
+     * attempts; reattaches the snapshot and resends what the cache lacks. Refusals (wrong token, snapshot gone) and a
+     * state that cannot be continued fail the link at once; so does a spent budget.
+     */
+    private void reconnect(IOException cause, long lostAt) {
+        ResendWindow w = window;
+        String where = w.position();
+        long deadline = lostAt + retryFor.toNanos();
+        long backoff = FIRST_BACKOFF_MILLIS;
+        int attempt = 0;
+        String last = describe(cause);
+        LOG.warning(() -> "snapshot " + snapshot + ": link to the image-cache at " + target + " lost at " + where
+                + " (" + describe(cause) + "); reconnecting for up to " + retryFor.toMillis() + " ms");
+        while (failure == null && !aborted) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                break;
+            }
+            attempt++;
+            onReconnect.reconnecting(where, attempt, Duration.ofNanos(left));
+            try {
+                Thread.sleep(Math.min(backoff, TimeUnit.NANOSECONDS.toMillis(left)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            backoff = Math.min(backoff * 2, MAX_BACKOFF_MILLIS);
+            left = deadline - System.nanoTime();
+            if (left <= 0 || failure != null || aborted) {
+                break;
+            }
+            Duration timeout = Duration.ofNanos(Math.max(TimeUnit.MILLISECONDS.toNanos(50), left));
+            Channel ch = null;
+            try {
+                Dialled dialled = new Dialled();
+                ch = dial(timeout, dialled);
+                ch.writeAndFlush(new SnapshotReattach(snapshot, token, retryFor.toMillis()));
+                SnapshotReattached held = dialled.reattached.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                long resent = 0;
+                synchronized (sendLock) {
+                    List<WireMessage> frames = w.replay(held);
+                    for (WireMessage m : frames) {
+                        if (m instanceof ImageData d) {
+                            resent += d.data().readableBytes();
+                        }
+                        send(ch, m, false);
+                    }
+                    ch.flush();
+                    channel = ch;
+                    reconnecting = false;
+                }
+                int attempts = attempt;
+                long bytes = resent;
+                LOG.info(() -> "snapshot " + snapshot + ": reattached to the image-cache at " + target + " after "
+                        + attempts + " attempt(s); resending " + bytes + " bytes it lacked");
+                onReconnect.reattached(attempt, resent);
+                writabilityChanged();
+                if (!ch.isActive()) {
+                    connectionLost(ch, new CacheLinkException("the image-cache at " + target + " closed the connection"));
+                }
+                return;
+            } catch (ExecutionException e) {
+                close(ch);
+                if (e.getCause() instanceof CacheRefusedException refused) {
+                    fail(new CacheRefusedException(refused.code(), "link to the image-cache at " + target + " lost at "
+                            + where + "; the reattach was refused: " + refused.getMessage()));
+                    return;
+                }
+                last = describe(e.getCause());
+            } catch (CacheRefusedException e) {
+                close(ch);
+                fail(e);
+                return;
+            } catch (IllegalStateException e) {
+                close(ch);
+                fail(new CacheLinkException("link to the image-cache at " + target + " lost at " + where
+                        + "; cannot continue the snapshot: " + e.getMessage(), e));
+                return;
+            } catch (CacheLinkException | TimeoutException e) {
+                close(ch);
+                last = e instanceof TimeoutException ? "no SNAPSHOT_REATTACHED in time" : e.getMessage();
+            } catch (InterruptedException e) {
+                close(ch);
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        int attempts = attempt;
+        String lastProblem = last;
+        fail(new CacheLinkException("link to the image-cache at " + target + " lost at " + where + " ("
+                + describe(cause) + "); gave up after " + attempts + " reconnect attempt(s) in "
+                + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lostAt) + " ms (--retry-for "
+                + retryFor.toMillis() + " ms; last: " + lastProblem + ")"));
+    }
+
+    private static void close(Channel ch) {
+        if (ch != null) {
+            ch.close();
+        }
     }
 
     /** The first message in the cause chain, with its type: a reset or a TLS failure, never "null". */
@@ -375,15 +626,15 @@ public final class CacheLink implements ImageSink, AutoCloseable {
 
     private void awaitWritable() throws IOException {
         synchronized (writable) {
-            while (!channel.isWritable()) {
+            while (reconnecting || !channel.isWritable() || windowFull()) {
                 checkFailure();
-                if (!channel.isActive()) {
+                if (!reconnecting && !channel.isActive()) {
                     // record it as the link's failure now: channelInactive may not have run yet, and an abort
                     // recorded first would hide that the cache went away
                     CacheLinkException closed = new CacheLinkException("the connection to the image-cache at " + target
                             + " is closed");
-                    fail(closed);
-                    throw closed;
+                    connectionLost(channel, closed);
+                    checkFailure();
                 }
                 try {
                     writable.wait(100);
@@ -394,6 +645,11 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             }
         }
         checkFailure();
+    }
+
+    private boolean windowFull() {
+        ResendWindow w = window;
+        return w != null && w.isFull();
     }
 
     private void checkFailure() throws IOException {
@@ -409,16 +665,34 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         }
     }
 
-    void helloAcknowledged(HelloAck ack) {
-        hello.complete(ack);
+    /** Whether {@code ch} is the link's connection now (answers on a connection still being dialled are not). */
+    boolean isCurrent(Channel ch) {
+        return ch == channel;
     }
 
-    void snapshotReady() {
+    void snapshotReady(SnapshotReady r) {
+        token = r.token();
+        if (token == 0) {
+            window = null; // the cache keeps nothing for a reattach: nothing to keep here either
+        }
         ready.complete(null);
+    }
+
+    /** The cache holds these offsets: what lies below them is no longer kept. */
+    void received(Received r) {
+        ResendWindow w = window;
+        if (w != null) {
+            w.confirmed(r);
+            writabilityChanged();
+        }
     }
 
     void snapshotAcknowledged(SnapshotAck ack) {
         committed.complete(null);
+        ResendWindow w = window;
+        if (w != null) {
+            w.clear();
+        }
         try {
             onAcknowledged.run();
         } catch (RuntimeException e) {
@@ -474,7 +748,6 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             failure = cause;
             handOver.compareAndSet(OPEN, ABANDONED); // no RESUME after a failure
         }
-        hello.completeExceptionally(cause);
         ready.completeExceptionally(cause);
         committed.completeExceptionally(cause);
         restored.completeExceptionally(cause);
@@ -491,6 +764,11 @@ public final class CacheLink implements ImageSink, AutoCloseable {
 
     @Override
     public void close() {
+        aborted = aborted || !committed.isDone();
         channel.close().awaitUninterruptibly(2000);
+        ResendWindow w = window;
+        if (w != null) {
+            w.clear();
+        }
     }
 }

@@ -236,8 +236,8 @@ final class DumpService implements ControlServer.Handler {
         try {
             // the target's preflight and admission run before SNAPSHOT_READY; nothing is frozen while we wait, and
             // under many concurrent migrations the target may take longer than a connect to answer
-            link.begin(new SnapshotBegin(name, expected, pid, config.criu().version(), plan.migrate()),
-                    max(config.connectTimeout(), READY_TIMEOUT));
+            link.begin(new SnapshotBegin(name, expected, pid, config.criu().version(), plan.migrate(),
+                    config.retryFor().toMillis()), max(config.connectTimeout(), READY_TIMEOUT));
         } catch (IOException e) {
             link.close();
             events.linkClosed();
@@ -289,6 +289,22 @@ final class DumpService implements ControlServer.Handler {
                     events.imageSent(digest.name());
                 }
             };
+            link.onReconnect(new CacheLink.ReconnectListener() {
+                @Override
+                public void reconnecting(String where, int attempt, Duration left) {
+                    events.reconnect();
+                    String line = "link to cache lost at " + where + "; reconnecting (attempt " + attempt + ", "
+                            + String.format("%.1f", left.toMillis() / 1000.0) + "s left)";
+                    LOG.warning(() -> "snapshot " + name + ": " + line);
+                    session.progress("reconnect", bytes.get(), images.get(), line);
+                }
+
+                @Override
+                public void reattached(int attempts, long resent) {
+                    session.progress("stream", bytes.get(), images.get(), "link to cache restored after " + attempts
+                            + " attempt(s); " + resent + " bytes sent again");
+                }
+            });
             if (plan.migrate() != null) {
                 link.onAcknowledged(() -> {
                     listener.phase(PHASE_COMMITTED);

@@ -21,16 +21,21 @@ import java.util.Objects;
  * @param dumpTimeout    how long one {@code criu dump} may run before it is killed (the source resumes)
  * @param tls            mutual TLS towards the cache, or null for plain TCP
  * @param controlGroup   group whose members may use the control socket besides root, or null for root only
+ * @param retryFor       how long a dump whose link to the cache dropped mid-transfer tries to reconnect and continue
+ *                       (the source stays frozen meanwhile); zero: the dump fails at once
  * @param maxConcurrentDumps dumps (and migrations) that may run at once; more wait, unfrozen, in arrival order
  */
 public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
                           Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls,
-                          String controlGroup, int maxConcurrentDumps) {
+                          String controlGroup, Duration retryFor, int maxConcurrentDumps) {
 
     public static final String CONTROL_SOCKET = "proxy.sock";
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
     public static final Duration DEFAULT_COMMIT_TIMEOUT = Duration.ofSeconds(60);
     public static final Duration DEFAULT_DUMP_TIMEOUT = Duration.ofMinutes(10);
+    public static final Duration DEFAULT_RETRY_FOR = Duration.ofSeconds(10);
+    /** The cache keeps a dropped snapshot at most this long, whatever the proxy asks (ResumableSnapshots). */
+    public static final Duration MAX_RETRY_FOR = Duration.ofMinutes(2);
     /**
      * Two dumps per core: every source frozen at once shares the cores with the others' CRIU, TLS and copies, so more
      * at once only makes each freeze longer (docs/migrate.md, Concurrent migrations).
@@ -52,21 +57,17 @@ public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu cri
             throw new IllegalArgumentException("--max-concurrent-dumps: " + maxConcurrentDumps + " (expected: >= 1)");
         }
         controlGroup = controlGroup == null || controlGroup.isBlank() ? null : controlGroup;
+        retryFor = retryFor == null ? Duration.ZERO : retryFor;
+        if (retryFor.isNegative() || retryFor.compareTo(MAX_RETRY_FOR) > 0) {
+            throw new IllegalArgumentException("--retry-for: " + retryFor.toMillis() + " ms (expected: 0 to "
+                    + MAX_RETRY_FOR.toSeconds() + " s)");
+        }
+        if (commitTimeout != null && !retryFor.isZero() && retryFor.compareTo(commitTimeout) >= 0) {
+            throw new IllegalArgumentException("--retry-for: " + retryFor.toMillis() + " ms (expected: below"
+                    + " --commit-timeout " + commitTimeout.toSeconds() + " s, which bounds how long the source stays"
+                    + " frozen at the end of a dump); lower --retry-for or raise --commit-timeout");
+        }
         ControlAccess.forGroup(controlGroup); // an unknown group is refused here, before anything starts
-    }
-
-    /** A proxy whose control socket takes root callers only. */
-    public ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
-                       Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls) {
-        this(cacheHost, cachePort, runDir, criu, node, connectTimeout, commitTimeout, dumpTimeout, tls, null);
-    }
-
-    /** A proxy with the default {@link #DEFAULT_MAX_CONCURRENT_DUMPS}. */
-    public ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu criu, String node,
-                       Duration connectTimeout, Duration commitTimeout, Duration dumpTimeout, TlsSettings tls,
-                       String controlGroup) {
-        this(cacheHost, cachePort, runDir, criu, node, connectTimeout, commitTimeout, dumpTimeout, tls, controlGroup,
-                DEFAULT_MAX_CONCURRENT_DUMPS);
     }
 
     /** Who may use the control socket. */

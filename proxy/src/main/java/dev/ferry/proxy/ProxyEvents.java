@@ -44,6 +44,9 @@ public interface ProxyEvents {
     /** The cache answered an ERROR with this code. */
     default void error(ErrorCode code) { }
 
+    /** An attempt to reconnect to the cache after the link dropped mid-transfer (--retry-for). */
+    default void reconnect() { }
+
     /** CRIU's own count of how long the source stayed frozen (stats-dump frozen_time). */
     default void frozen(Duration frozen) { }
 }

@@ -22,11 +22,13 @@ public final class ProxyMetrics implements ProxyEvents, MeterBinder {
     private final AtomicInteger links = new AtomicInteger();
     private volatile MeterRegistry registry;
     private volatile Counter bytesSent;
+    private volatile Counter reconnects;
 
     @Override
     public void bindTo(MeterRegistry registry) {
         this.registry = Objects.requireNonNull(registry, "registry");
         bytesSent = counter(registry, FerryMeters.IMAGE_SENT).register(registry);
+        reconnects = counter(registry, FerryMeters.LINK_RECONNECTS).register(registry);
         Gauge.builder(FerryMeters.CONNECTIONS.name(), links, AtomicInteger::get)
                 .description(FerryMeters.CONNECTIONS.description()).register(registry);
         // every outcome shows from the start, at 0, so that rates and alerts need no special case
@@ -64,6 +66,14 @@ public final class ProxyMetrics implements ProxyEvents, MeterBinder {
         Counter c = bytesSent;
         if (c != null) {
             c.increment(bytes);
+        }
+    }
+
+    @Override
+    public void reconnect() {
+        Counter c = reconnects;
+        if (c != null) {
+            c.increment();
         }
     }
 

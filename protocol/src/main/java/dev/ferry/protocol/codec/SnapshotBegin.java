@@ -13,14 +13,23 @@ import java.util.Objects;
  * @param sourcePid     the dumped root pid on the source, for logs
  * @param criuVersion   the source's CRIU version ("" when not told)
  * @param migrate       what a migration asks of the target, or null for a plain dump
+ * @param retryForMillis how long the cache keeps the partial snapshot after its connection drops, waiting for a
+ *                      SNAPSHOT_REATTACH; 0 = dropped at once
  */
 public record SnapshotBegin(SnapshotName snapshot, long expectedBytes, long sourcePid, String criuVersion,
-                            MigrateSpec migrate) implements WireMessage {
+                            MigrateSpec migrate, long retryForMillis) implements WireMessage {
     public SnapshotBegin {
         Objects.requireNonNull(snapshot, "snapshot");
         Messages.requireNotNegative("expected bytes", expectedBytes);
         Messages.requireNotNegative("source pid", sourcePid);
         Objects.requireNonNull(criuVersion, "criuVersion");
+        Messages.requireNotNegative("retry for millis", retryForMillis);
+    }
+
+    /** A snapshot that is not resumable. */
+    public SnapshotBegin(SnapshotName snapshot, long expectedBytes, long sourcePid, String criuVersion,
+                         MigrateSpec migrate) {
+        this(snapshot, expectedBytes, sourcePid, criuVersion, migrate, 0);
     }
 
     /** A plain dump's announcement. */

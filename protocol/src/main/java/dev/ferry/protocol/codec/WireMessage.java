@@ -12,7 +12,7 @@ import dev.ferry.protocol.Wire;
 public sealed interface WireMessage
         permits Hello, HelloAck, SnapshotBegin, ImageOpen, ImageData, ImageEnd,
                 SnapshotCommit, SnapshotAck, SnapshotAbort, ErrorMessage, SnapshotReady,
-                SnapshotRestored, SnapshotHeld, SnapshotResume {
+                SnapshotRestored, SnapshotHeld, SnapshotResume, Received, SnapshotReattach, SnapshotReattached {
 
     /** The frame type that carries this message. */
     FrameType type();

@@ -79,6 +79,9 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
             case SNAPSHOT_HELD -> snapshotHeld(frame);
             case SNAPSHOT_RESUME -> new SnapshotResume(snapshotName(frame,
                     parse(frame, dev.ferry.protocol.message.SnapshotResume.parser()).getSnapshot()));
+            case RECEIVED -> received(frame);
+            case SNAPSHOT_REATTACH -> snapshotReattach(frame);
+            case SNAPSHOT_REATTACHED -> snapshotReattached(frame);
         };
     }
 
@@ -98,7 +101,43 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
         return new SnapshotBegin(snapshotName(frame, p.getSnapshot()),
                 notNegative(frame, "expected bytes", p.getExpectedBytes()),
                 notNegative(frame, "source pid", p.getSourcePid()), p.getCriuVersion(),
-                p.hasMigrate() ? p.getMigrate() : null);
+                p.hasMigrate() ? p.getMigrate() : null,
+                notNegative(frame, "retry for millis", p.getRetryForMillis()));
+    }
+
+    private static Received received(Frame frame) {
+        var p = parse(frame, dev.ferry.protocol.message.Received.parser());
+        List<Received.StreamOffset> streams = new ArrayList<>(p.getStreamsCount());
+        for (var o : p.getStreamsList()) {
+            streams.add(new Received.StreamOffset(streamId(frame, o.getStreamId()),
+                    notNegative(frame, "received offset", o.getOffset())));
+        }
+        return new Received(streams);
+    }
+
+    private static SnapshotReattach snapshotReattach(Frame frame) {
+        var p = parse(frame, dev.ferry.protocol.message.SnapshotReattach.parser());
+        return new SnapshotReattach(snapshotName(frame, p.getSnapshot()), p.getResumeToken(),
+                notNegative(frame, "retry for millis", p.getRetryForMillis()));
+    }
+
+    private static SnapshotReattached snapshotReattached(Frame frame) {
+        var p = parse(frame, dev.ferry.protocol.message.SnapshotReattached.parser());
+        List<SnapshotReattached.HeldImage> images = new ArrayList<>(p.getImagesCount());
+        for (var i : p.getImagesList()) {
+            images.add(new SnapshotReattached.HeldImage(imageName(frame, i.getName()),
+                    notNegative(frame, "held stream id", i.getStreamId()),
+                    notNegative(frame, "held size of " + i.getName(), i.getSize()), i.getComplete()));
+        }
+        return new SnapshotReattached(snapshotName(frame, p.getSnapshot()), images);
+    }
+
+    private static int streamId(Frame frame, int id) {
+        if (id <= Wire.SNAPSHOT_STREAM) {
+            throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, frame.type() + " stream id: "
+                    + Integer.toUnsignedString(id) + " (expected: 1 to " + Integer.MAX_VALUE + ")");
+        }
+        return id;
     }
 
     private static SnapshotRestored snapshotRestored(Frame frame) {
@@ -149,7 +188,7 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
 
     private static SnapshotReady snapshotReady(Frame frame) {
         var p = parse(frame, dev.ferry.protocol.message.SnapshotReady.parser());
-        return new SnapshotReady(snapshotName(frame, p.getSnapshot()));
+        return new SnapshotReady(snapshotName(frame, p.getSnapshot()), p.getResumeToken());
     }
 
     private static ErrorMessage error(Frame frame) {

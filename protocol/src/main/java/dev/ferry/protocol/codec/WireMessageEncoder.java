@@ -59,7 +59,8 @@ public class WireMessageEncoder extends MessageToMessageEncoder<WireMessage> {
             return b.build();
         } else if (msg instanceof SnapshotBegin m) {
             var b = dev.ferry.protocol.message.SnapshotBegin.newBuilder().setSnapshot(m.snapshot().value())
-                    .setExpectedBytes(m.expectedBytes()).setSourcePid(m.sourcePid()).setCriuVersion(m.criuVersion());
+                    .setExpectedBytes(m.expectedBytes()).setSourcePid(m.sourcePid()).setCriuVersion(m.criuVersion())
+                    .setRetryForMillis(m.retryForMillis());
             if (m.migrate() != null) {
                 b.setMigrate(m.migrate());
             }
@@ -82,7 +83,25 @@ public class WireMessageEncoder extends MessageToMessageEncoder<WireMessage> {
             return dev.ferry.protocol.message.SnapshotAbort.newBuilder().setSnapshot(m.snapshot().value())
                     .setReason(m.reason()).build();
         } else if (msg instanceof SnapshotReady m) {
-            return dev.ferry.protocol.message.SnapshotReady.newBuilder().setSnapshot(m.snapshot().value()).build();
+            return dev.ferry.protocol.message.SnapshotReady.newBuilder().setSnapshot(m.snapshot().value())
+                    .setResumeToken(m.token()).build();
+        } else if (msg instanceof Received m) {
+            var b = dev.ferry.protocol.message.Received.newBuilder();
+            for (Received.StreamOffset o : m.streams()) {
+                b.addStreams(dev.ferry.protocol.message.StreamOffset.newBuilder()
+                        .setStreamId(o.streamId()).setOffset(o.offset()));
+            }
+            return b.build();
+        } else if (msg instanceof SnapshotReattach m) {
+            return dev.ferry.protocol.message.SnapshotReattach.newBuilder().setSnapshot(m.snapshot().value())
+                    .setResumeToken(m.token()).setRetryForMillis(m.retryForMillis()).build();
+        } else if (msg instanceof SnapshotReattached m) {
+            var b = dev.ferry.protocol.message.SnapshotReattached.newBuilder().setSnapshot(m.snapshot().value());
+            for (SnapshotReattached.HeldImage i : m.images()) {
+                b.addImages(dev.ferry.protocol.message.HeldImage.newBuilder().setName(i.name().value())
+                        .setStreamId(i.streamId()).setSize(i.size()).setComplete(i.complete()));
+            }
+            return b.build();
         } else if (msg instanceof SnapshotRestored m) {
             return dev.ferry.protocol.message.SnapshotRestored.newBuilder().setSnapshot(m.snapshot().value())
                     .setPid(m.pid()).setRestoreMillis(m.restoreMillis()).setBytes(m.bytes()).build();

@@ -52,6 +52,8 @@ public final class FerryMeters {
             "Dumps, from the start of CRIU to its exit (outcome committed or aborted).");
     public static final Meter DUMP_FROZEN = new Meter("ferry.dump.frozen", TIMER, SECONDS, List.of(),
             "How long CRIU kept the source frozen (frozen_time of CRIU's stats-dump), per dump that wrote it.");
+    public static final Meter LINK_RECONNECTS = new Meter("ferry.link.reconnects", COUNTER, null, List.of(),
+            "Attempts of the image-proxy to reconnect to the image-cache after a link dropped mid-transfer (--retry-for).");
 
     // cache
     public static final Meter IMAGE_RECEIVED = new Meter("ferry.image.received", COUNTER, BYTES, List.of(),
@@ -94,7 +96,7 @@ public final class FerryMeters {
             "Heap memory held by Netty's default ByteBuf allocator.");
 
     /** Every meter above, in the order of docs/metrics.md. */
-    public static final List<Meter> ALL = List.of(IMAGE_SENT, IMAGES_SENT, DUMP_DURATION, DUMP_FROZEN,
+    public static final List<Meter> ALL = List.of(IMAGE_SENT, IMAGES_SENT, DUMP_DURATION, DUMP_FROZEN, LINK_RECONNECTS,
             IMAGE_RECEIVED, IMAGES_RECEIVED, IMAGE_SERVED, IMAGES_SERVED, RECEIVE_DURATION, RESTORE_DURATION,
             MEMORY_USED, MEMORY_FREE, MEMORY_LIMIT, MEMORY_IDLE, SNAPSHOTS_HELD, SNAPSHOTS, CONNECTIONS, ERRORS, NETTY_DIRECT,
             NETTY_HEAP);

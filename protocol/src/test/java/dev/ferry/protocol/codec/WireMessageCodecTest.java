@@ -95,6 +95,13 @@ class WireMessageCodecTest {
                 new SnapshotRestored(WEB1, 4242, 120, 1 << 20),
                 new SnapshotHeld(WEB1, 4242),
                 new SnapshotResume(WEB1),
+                new SnapshotBegin(WEB1, 1 << 20, 77, "4.2.1", null, 10_000),
+                new SnapshotReady(WEB1, 0x1234_5678_9abc_def0L),
+                new Received(List.of(new Received.StreamOffset(7, 4 << 20), new Received.StreamOffset(9, 0))),
+                new SnapshotReattach(WEB1, -2L, 10_000),
+                new SnapshotReattached(WEB1, List.of(
+                        new SnapshotReattached.HeldImage(ImageName.of("pages-1.img"), 7, 4 << 20, false),
+                        new SnapshotReattached.HeldImage(ImageName.of("inventory.img"), 0, 42, true))),
                 new ErrorMessage(ErrorCode.MANIFEST_MISMATCH, "image count: 1 (expected: 2)", "web1"),
                 new ErrorMessage(ErrorCode.INTERNAL, "", ""));
         EmbeddedChannel ch = pipeline();
@@ -312,6 +319,29 @@ class WireMessageCodecTest {
                 dev.ferry.protocol.message.ImageEnd.newBuilder().setSize(-1).build());
         assertEquals(ErrorCode.PROTOCOL_ERROR, e.code());
         assertEquals("IMAGE_END image size: 18446744073709551615 (expected: <= 9223372036854775807)", e.getMessage());
+    }
+
+    @Test
+    void refusesResumeFramesWithHostileFields() {
+        ProtocolException zeroStream = refusal(FrameType.RECEIVED, 0, dev.ferry.protocol.message.Received.newBuilder()
+                .addStreams(dev.ferry.protocol.message.StreamOffset.newBuilder().setStreamId(0).setOffset(1)).build());
+        assertEquals(ErrorCode.PROTOCOL_ERROR, zeroStream.code());
+        ProtocolException hugeOffset = refusal(FrameType.RECEIVED, 0, dev.ferry.protocol.message.Received.newBuilder()
+                .addStreams(dev.ferry.protocol.message.StreamOffset.newBuilder().setStreamId(1).setOffset(-1)).build());
+        assertEquals(ErrorCode.PROTOCOL_ERROR, hugeOffset.code());
+        ProtocolException badName = refusal(FrameType.SNAPSHOT_REATTACH, 0,
+                dev.ferry.protocol.message.SnapshotReattach.newBuilder().setSnapshot("../etc").build());
+        assertEquals(ErrorCode.BAD_NAME, badName.code());
+        ProtocolException badImage = refusal(FrameType.SNAPSHOT_REATTACHED, 0,
+                dev.ferry.protocol.message.SnapshotReattached.newBuilder().setSnapshot("web1")
+                        .addImages(dev.ferry.protocol.message.HeldImage.newBuilder().setName("..")).build());
+        assertEquals(ErrorCode.BAD_NAME, badImage.code());
+        ProtocolException onStream = refusal(FrameType.SNAPSHOT_REATTACH, 3,
+                dev.ferry.protocol.message.SnapshotReattach.newBuilder().setSnapshot("web1").build());
+        assertEquals(ErrorCode.PROTOCOL_ERROR, onStream.code());
+        ProtocolException budget = refusal(FrameType.SNAPSHOT_REATTACH, 0,
+                dev.ferry.protocol.message.SnapshotReattach.newBuilder().setSnapshot("web1").setRetryForMillis(-1).build());
+        assertEquals(ErrorCode.PROTOCOL_ERROR, budget.code());
     }
 
     @Test
