@@ -9,9 +9,11 @@
 #   pageserver: `criu page-server` in dst, `criu dump --page-server` in src, the other images by tar | socat,
 #               `criu restore` in dst
 #   raw:        socat moving the snapshot's number of bytes across the same bridge (the link's limit)
+#   nullstream: `criu dump --stream` in src into bench/null_streamer.py, which splices every byte to /dev/null:
+#               CRIU's own cost on the way out, the floor under any streamer's dump on this machine
 # plus the daemons' peak RSS and CPU seconds per GB, and the ratios against the targets (bench/README.md).
 #
-# Usage (root): bench/migrate.sh [--sizes 1,2,4] [--runs 3] [--warmups 1] [--paths ferry,raw,disk,pageserver]
+# Usage (root): bench/migrate.sh [--sizes 1,2,4] [--runs 3] [--warmups 1] [--paths ferry,raw,disk,pageserver,nullstream]
 #                                 [--insecure] [--baseline-jar PATH] [--jfr] [--perf] [--flame]
 #   --sizes in GiB (a suffix M means MiB, for quick checks: --sizes 256M); each size starts with --warmups
 #           uncounted runs of every path (fresh daemons per size still JIT-compile in the first counted runs)
@@ -31,7 +33,7 @@ set -euo pipefail
 sizes=1,2,4
 runs=3
 warmups=1
-paths=ferry,raw,disk,pageserver
+paths=ferry,raw,disk,pageserver,nullstream
 jfr=0
 flame=0
 perf=0
@@ -57,8 +59,8 @@ done
   || { echo "bench: --sizes: '$sizes' (expected: GiB, comma-separated, e.g. 1,2,4; a suffix M means MiB: 256M)" >&2; exit 2; }
 [[ "$runs" =~ ^[1-9][0-9]?$ ]] || { echo "bench: --runs: '$runs' (expected: 1..99)" >&2; exit 2; }
 [[ "$warmups" =~ ^[0-9]$ ]] || { echo "bench: --warmups: '$warmups' (expected: 0..9)" >&2; exit 2; }
-[[ "$paths" =~ ^(ferry|ferry-base|raw|disk|pageserver)(,(ferry|ferry-base|raw|disk|pageserver))*$ ]] \
-  || { echo "bench: --paths: '$paths' (expected: a comma-separated subset of ferry,raw,disk,pageserver; ferry-base with --baseline-jar)" >&2; exit 2; }
+[[ "$paths" =~ ^(ferry|ferry-base|raw|disk|pageserver|nullstream)(,(ferry|ferry-base|raw|disk|pageserver|nullstream))*$ ]] \
+  || { echo "bench: --paths: '$paths' (expected: a comma-separated subset of ferry,raw,disk,pageserver,nullstream; ferry-base with --baseline-jar)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (CRIU and network namespaces need it)" >&2; exit 1; }
 has_path() { [[ ",$paths," == *",$1,"* ]]; }
 if [ -n "$base_jar" ]; then
@@ -472,6 +474,30 @@ path_pageserver() {
   printf '  pageserver dump %6d ms  copy %6d ms  restore %6d ms  e2e %6d ms\n' "$freeze" "$copy" "$restore" $(( freeze + copy + restore ))
 }
 
+path_nullstream() {  # the floor under any streamer: criu dump --stream into bench/null_streamer.py, in src
+  local mib=$1 r=$2 warm=$3 tag="null-$1m-$2" t0 dump_wall streamer i taken
+  start_workload "$mib"
+  rm -rf "$shm/src"; mkdir "$shm/src"
+  rm -f "$work/null.ready"
+  "${IN_SRC[@]}" "$py" "$repo/bench/null_streamer.py" "$shm/src" "$work/null.ready" >"$work/logs/$tag-streamer.out" \
+    2>&1 9>&- &
+  streamer=$!; own "$streamer"
+  for ((i = 0; i < 200; i++)); do [ -f "$work/null.ready" ] && break; sleep 0.05; done
+  [ -f "$work/null.ready" ] || die "null streamer not listening after 10 s (see $work/logs/$tag-streamer.out)"
+  t0=$(now_us)
+  timeout "$STEP" "${IN_SRC[@]}" "$criu" dump --stream -t "$workload" -D "$shm/src" -o "$work/logs/$tag-dump.log" \
+    || die "criu dump --stream into the null streamer failed (see $work/logs/$tag-dump.log)"
+  dump_wall=$(ms_since "$t0")
+  wait "$streamer" || die "null streamer failed (see $work/logs/$tag-streamer.out)"
+  unset "started[$streamer]"
+  read_stats "$shm/src/stats-dump"
+  taken=$(awk '{print $1; exit}' "$work/logs/$tag-streamer.out")
+  wait_gone "$workload"
+  rm -rf "$shm/src"; mkdir "$shm/src"
+  record "{\"path\":\"nullstream\",\"size_mib\":$mib,\"run\":$r,\"warmup\":$warm,\"bytes\":$taken,$(stats_json),\"dump_cmd_ms\":$dump_wall}"
+  printf '  nullstream dump %6d ms  (CRIU --stream into a streamer that discards: %d bytes)\n' "$freeze" "$taken"
+}
+
 # ---------------------------------------------------------------- machine load, recorded with the results
 cpu_snapshot() { "$py" "$report" cpu-snapshot "$work/cpu-$1.json" $$; }   # everything not started by us
 cpu_delta() { "$py" "$report" cpu-delta "$work/cpu-$1.json" "$work/cpu-$2.json"; }
@@ -522,6 +548,7 @@ for size in "${size_list[@]}"; do
     if has_path raw; then path_raw "$mib" "$r" "$warm"; fi
     if has_path disk; then path_disk "$mib" "$r" "$warm"; fi
     if has_path pageserver; then path_pageserver "$mib" "$r" "$warm"; fi
+    if has_path nullstream; then path_nullstream "$mib" "$r" "$warm"; fi
   done
   cpu_snapshot "e$mib"
   load="loadavg(1m) $load0 -> $(cut -d' ' -f1 /proc/loadavg); during the runs: $(cpu_delta "s$mib" "e$mib")"

@@ -34,6 +34,11 @@ TARGETS = [
     ("cache_cpu_per_gb", "cache CPU-s per GB", 1.5),
 ]
 PROXY_RSS_LIMIT_MIB = 256
+# What CRIU alone costs (the nullstream path), next to the targets; informational, no verdict
+FLOOR = [
+    ("floor_vs_raw", "null-streamer dump / raw socat (the floor)"),
+    ("dump_vs_floor", "ferry dump / null-streamer dump"),
+]
 # A/B of two ferry builds (--baseline-jar): ferry / ferry-base, medians; informational, no verdict
 AB = [
     ("dump", "dump_ms", "ferry dump / ferry-base dump"),
@@ -269,7 +274,9 @@ def ratios(p, d):
         v = res.get(key)
         lim = PROXY_RSS_LIMIT_MIB if key == "proxy_rss_mib" else limit
         verdicts[key] = None if v is None else ("PASS" if v <= lim else "MISS")
-    return {"values": res, "verdicts": verdicts}
+    floor = {"floor_vs_raw": div(m("nullstream", "dump_ms"), m("raw", "raw_ms")),
+             "dump_vs_floor": div(m("ferry", "dump_ms"), m("nullstream", "dump_ms"))}
+    return {"values": res, "verdicts": verdicts, "floor": floor}
 
 
 def ab_ratios(p, base_daemons):
@@ -323,12 +330,13 @@ def print_table(agg, meta):
             ("CRIU disk path (tmpfs+socat+tmpfs)", "disk", g("disk", "dump_ms"), g("disk", "copy_ms"), g("disk", "restore_ms"), g("disk", "e2e_ms")),
             ("CRIU page server (+socat rest)", "pageserver", g("pageserver", "dump_ms"), g("pageserver", "copy_ms"), g("pageserver", "restore_ms"), g("pageserver", "e2e_ms")),
             ("raw socat, same bytes", "raw", None, g("raw", "raw_ms"), None, g("raw", "raw_ms")),
+            ("CRIU --stream into a null streamer", "nullstream", g("nullstream", "dump_ms"), None, None, None),
         ]
         for label, path, dump, copy, restore, e2e in rows:
             if path not in p:
                 continue
             moved = g(path, "bytes", 1) or bytes_
-            rate_t = dump if path in ("ferry", "ferry-base", "pageserver") else (copy if path == "raw" else None)
+            rate_t = dump if path in ("ferry", "ferry-base", "pageserver", "nullstream") else (copy if path == "raw" else None)
             rate = moved / rate_t / GB if moved and rate_t else None
             print("%-34s %8s %8s %8s %8s %8s %9s" % (label, fmt(dump), fmt(copy), fmt(restore), fmt(e2e),
                                                       fmt(e2e / (size / 1024) if e2e else None), fmt(rate)))
@@ -372,6 +380,11 @@ def print_table(agg, meta):
         for key, label, limit in TARGETS:
             lim = PROXY_RSS_LIMIT_MIB if key == "proxy_rss_mib" else limit
             print("%-44s %9s %9s  %s" % (label, fmt(vals.get(key)), fmt(lim), verdicts.get(key) or "n/a"))
+        floor = e["ratios"].get("floor", {})
+        if any(v is not None for v in floor.values()):
+            print("%-44s %9s  %s" % ("the floor (informational)", "ratio", "(no verdict)"))
+            for key, label in FLOOR:
+                print("%-44s %9s" % (label, fmt(floor.get(key))))
         if "ab" in e:
             print("%-44s %9s %9s %9s  %s" % ("A/B (informational)", "ferry", "base", "ratio", "(no verdict)"))
             for key, field, label in AB:
