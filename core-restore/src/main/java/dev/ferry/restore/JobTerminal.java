@@ -41,6 +41,8 @@ public final class JobTerminal {
     public static final long LOG_LIMIT = 16L << 20;
     private static final int POLL_MILLIS = 200;
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
+    /** After {@link #close()}, at most this many reads (of 8 KiB) of what the job wrote before. */
+    private static final int READS_AFTER_STOP = 64;
     private static final System.Logger LOG = System.getLogger(JobTerminal.class.getName());
 
     private final PseudoTerminal pty;
@@ -124,17 +126,22 @@ public final class JobTerminal {
         byte[] buf = new byte[8192];
         LogFile out = new LogFile(log);
         try {
+            int readsAfterStop = 0;
             while (true) {
-                int n = pty.read(buf, POLL_MILLIS);
+                boolean stopping = stop;
+                int n = pty.read(buf, stopping ? 0 : POLL_MILLIS);
                 if (n > 0) {
                     logged.addAndGet(n);
                     out.write(buf, n);
+                    if (stopping && ++readsAfterStop >= READS_AFTER_STOP) {
+                        break; // a job that keeps writing must not keep its terminal open past close()
+                    }
                 } else if (n == PseudoTerminal.HANGUP) {
                     if (attached || stop) {
                         break;
                     }
                     Thread.sleep(POLL_MILLIS); // nobody has opened the slave yet; the kernel says hang-up at once
-                } else if (stop) {
+                } else if (stopping) {
                     break; // nothing left to read
                 }
             }

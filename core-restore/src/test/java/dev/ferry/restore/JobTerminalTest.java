@@ -69,6 +69,25 @@ class JobTerminalTest {
     }
 
     @Test
+    void closeEndsTheTerminalEvenWhileItsJobKeepsWriting() throws Exception {
+        terminals = new JobTerminals(root);
+        JobTerminal t = terminals.open(NAME, "r-3");
+        Process job = onTerminal(t.slave(), "while :; do echo flood flood flood flood flood flood flood; done");
+        try {
+            t.attach();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (t.bytesRead() < (64 << 10) && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertTrue(t.bytesRead() >= (64 << 10), "the job's output was not drained: " + t.bytesRead() + " bytes");
+            t.close();
+            assertFalse(t.isOpen(), "close() did not end the terminal of a job that keeps writing");
+        } finally {
+            job.destroyForcibly();
+        }
+    }
+
+    @Test
     void closingTheRegistryClosesEveryTerminalAndRefusesNewOnes() throws Exception {
         terminals = new JobTerminals(root);
         JobTerminal a = terminals.open(NAME, "r-a");
