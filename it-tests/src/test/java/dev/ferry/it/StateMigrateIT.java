@@ -303,6 +303,45 @@ class StateMigrateIT {
     }
 
     /**
+     * The same through {@code ferry dump --shell-job} and {@code ferry restore --remote --shell-job --json}: the
+     * JSON result names the terminal and its log, and the job runs on that terminal.
+     */
+    @Test
+    void shellJobThroughDumpAndRestore_restoreJsonNamesTheTerminalAndItsLog() throws Exception {
+        LabFixture fx = LAB.fx();
+        ReplyLog ticks = new ReplyLog(fx.path("shell-dump.log"));
+        long job = startOnTerminal(fx, "tty-tick", ticks.log().toString());
+        ticks.await(fx, 10, 15_000, "before the dump");
+        long cache = fx.daemons().cachePid();
+
+        FerryResult dump = fx.dump(job, "shell-dump", "--shell-job");
+        assertEquals(0, dump.exitCode(), () -> "ferry dump --shell-job failed\n" + dump.describe());
+        assertTrue(ProcFs.awaitGone(job, 5_000), "the source job still runs after the dump");
+        Path pidfile = fx.path("shell-dump.pid");
+        FerryResult restore = fx.restore("shell-dump", pidfile, "--shell-job", "--json");
+        assertEquals(0, restore.exitCode(), () -> "ferry restore --shell-job failed\n" + restore.describe()
+                + fx.diagnostics());
+        long restored = fx.restoredPid(pidfile);
+        java.util.regex.Matcher json = java.util.regex.Pattern
+                .compile("\"terminal\":\"(/dev/pts/\\d+)\",\"terminal_log\":\"([^\"]+)\"")
+                .matcher(restore.stdout());
+        assertTrue(json.find(), () -> "the JSON result names no terminal\n" + restore.describe());
+        assertEquals(json.group(1), stdin(restored), "the restored job's stdin is not the terminal the JSON names");
+        long at = ticks.lastN();
+        ticks.await(fx, at + 25, 15_000, "after the restore (last before: " + at + ")");
+        assertEquals(List.of(), ticks.errors(), "the job could not write to its terminal on the target");
+        awaitTerminalLine(Path.of(json.group(2)), at + 25, 15_000);
+
+        ProcessHandle.of(restored).ifPresent(ProcessHandle::destroyForcibly);
+        assertTrue(ProcFs.awaitGone(restored, 5_000), "the restored job did not end on SIGKILL");
+        long deadline = System.currentTimeMillis() + 5_000;
+        while (!ptyMasters(cache).isEmpty() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+        }
+        assertEquals(List.of(), ptyMasters(cache), "the image-cache still holds the terminal of a job that ended");
+    }
+
+    /**
      * A shell job whose restore fails on the target (it holds locks on a file both nodes share, which the frozen
      * source still holds, so the restore waits until {@code --restore-timeout}): the migration rolls back, the job
      * runs on at the source on its own terminal, and the image-cache lets go of the terminal it opened.
