@@ -18,6 +18,8 @@ killed. The helper modes (connect, trylock, dgram-server) are run by the test, o
                          "tick ALARMS POSIX TIMERFD TIME"
   cgroup LOG CGROUP_DIR  moves itself into CGROUP_DIR (before anything else), then logs "ok N N TIME"
   tick LOG               logs "ok N N TIME": a plain job, for --shell-job
+  tty-tick LOG           as tick, and writes "tty N" to its stdout (its terminal) each time; a failed write is
+                         logged as "ERROR stdout ..."
   pty-run CMD...         runs CMD on a new pseudo-terminal it holds the master of (a terminal outside the tree)
 """
 import ctypes
@@ -253,6 +255,19 @@ def tick(log):
         time.sleep(0.02)
 
 
+def tty_tick(log):
+    out = log_open(log)
+    n = 0
+    while True:
+        n += 1
+        out.write("ok %d %d %.3f\n" % (n, n, time.time()))
+        try:
+            os.write(1, b"tty %d\n" % n)
+        except OSError as e:
+            error(out, "stdout %d %s" % (n, e))
+        time.sleep(0.02)
+
+
 def pty_run(*command):
     """Runs COMMAND with its stdio on a new pseudo-terminal whose master this process holds and drains: a terminal
     outside the migrated tree, as a shell job has."""
@@ -276,7 +291,7 @@ def pty_run(*command):
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     modes = {"unix": unix, "ext-unix": ext_unix, "dgram-server": dgram_server, "connect": connect, "locks": locks,
-             "trylock": trylock, "pipes": pipes, "timers": timers, "cgroup": cgroup, "tick": tick,
+             "trylock": trylock, "pipes": pipes, "timers": timers, "cgroup": cgroup, "tick": tick, "tty-tick": tty_tick,
              "pty-run": pty_run}
     modes[mode](*args)
 

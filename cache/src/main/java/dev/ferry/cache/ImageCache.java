@@ -6,6 +6,7 @@ import dev.ferry.protocol.metrics.DaemonMetrics;
 import dev.ferry.protocol.metrics.FerryMeters;
 import dev.ferry.protocol.metrics.MetricsConfig;
 import dev.ferry.protocol.tls.TlsContexts;
+import dev.ferry.restore.JobTerminals;
 import dev.ferry.restore.RestoreEngine;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -41,6 +42,8 @@ public final class ImageCache implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ImageCache.class.getName());
     /** How long idle image memory is kept for the next snapshot before it goes back to the system. */
     static final java.time.Duration CHUNKS_KEPT_UNUSED = java.time.Duration.ofMinutes(5);
+    /** Under the run dir: the logs of the terminals of restored shell jobs. */
+    public static final String TERMINALS_DIR = "terminals";
 
     private final CacheConfig config;
     private final SnapshotStore store;
@@ -48,13 +51,15 @@ public final class ImageCache implements AutoCloseable {
     private final Channel server;
     private final ControlServer control;
     private final MigrationTarget migrations;
+    private final JobTerminals terminals;
     private final DaemonMetrics metrics;
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
     private boolean closed;
 
     private ImageCache(CacheConfig config, SnapshotStore store, EventLoopGroup group, Channel server, ControlServer control,
-                       MigrationTarget migrations, DaemonMetrics metrics) {
+                       MigrationTarget migrations, JobTerminals terminals, DaemonMetrics metrics) {
         this.migrations = migrations;
+        this.terminals = terminals;
         this.metrics = metrics;
         this.config = config;
         this.store = store;
@@ -110,7 +115,8 @@ public final class ImageCache implements AutoCloseable {
             }
         }, 1, 1, TimeUnit.MINUTES);
         Path work = config.runDir().resolve("cache-work");
-        RestoreEngine engine = new RestoreEngine(config.criu(), work);
+        JobTerminals terminals = new JobTerminals(config.runDir().resolve(TERMINALS_DIR));
+        RestoreEngine engine = new RestoreEngine(config.criu(), work, terminals);
         AddressJournal journal = new AddressJournal(config.runDir().resolve("migrations"));
         for (String line : journal.sweep()) {
             LOG.warning(() -> "service address sweep: " + line);
@@ -146,7 +152,7 @@ public final class ImageCache implements AutoCloseable {
         LOG.info(() -> "image-cache " + config.node() + ": listening on " + server.localAddress() + ", control socket "
                 + control.socket() + " (" + control.access().describe() + "), " + (tls == null ? "plain TCP" : "mutual TLS via " + TlsContexts.provider()) + ", max memory "
                 + config.maxMemory() + " bytes, CRIU " + config.criu().version());
-        return new ImageCache(config, store, group, server, control, migrations, metrics);
+        return new ImageCache(config, store, group, server, control, migrations, terminals, metrics);
     }
 
     /** The bound TCP address (useful with port 0). */
@@ -180,6 +186,7 @@ public final class ImageCache implements AutoCloseable {
         control.close();
         server.close().syncUninterruptibly();
         migrations.close();
+        terminals.close(); // after the restores: the shell jobs this cache restored see their terminal hang up
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         store.close();
         if (metrics != null) {

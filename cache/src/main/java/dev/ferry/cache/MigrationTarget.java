@@ -17,6 +17,7 @@ import dev.ferry.protocol.codec.SnapshotHeld;
 import dev.ferry.protocol.codec.SnapshotRestored;
 import dev.ferry.protocol.image.SnapshotName;
 import dev.ferry.protocol.message.MigrateSpec;
+import dev.ferry.restore.JobTerminal;
 import dev.ferry.restore.RestoreEngine;
 import dev.ferry.restore.RestoreJob;
 import dev.ferry.restore.RestoreListener;
@@ -289,8 +290,15 @@ final class MigrationTarget implements AutoCloseable {
                     + outcome.duration().toMillis() + " ms, " + outcome.bytesServed() + " bytes served)"
                     + (address == null ? "" : "; " + address.ip() + " announced"));
             journal.forget(snapshot.name()); // the address belongs to the running tree now
+            JobTerminal terminal = outcome.terminal();
+            if (terminal != null) {
+                LOG.info(() -> "snapshot " + name + ": pid " + outcome.restoredPid() + " runs on " + terminal.slave()
+                        + ", its output goes to " + terminal.log());
+            }
             channel.writeAndFlush(new SnapshotRestored(snapshot.name(), outcome.restoredPid(),
-                    outcome.duration().toMillis(), outcome.bytesServed()));
+                    outcome.duration().toMillis(), outcome.bytesServed(),
+                    terminal == null ? "" : terminal.slave().toString(),
+                    terminal == null ? "" : terminal.log().toString()));
         } catch (CriuException e) {
             events.restoreFinished(false, Duration.ofNanos(System.nanoTime() - started));
             removeQuietly(snapshot.name(), address, device);

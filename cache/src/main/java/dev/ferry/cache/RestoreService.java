@@ -14,6 +14,7 @@ import dev.ferry.protocol.control.RestoreRequest;
 import dev.ferry.protocol.control.Results;
 import dev.ferry.protocol.image.ImageName;
 import dev.ferry.protocol.image.SnapshotName;
+import dev.ferry.restore.JobTerminal;
 import dev.ferry.restore.RestoreEngine;
 import dev.ferry.restore.RestoreJob;
 import dev.ferry.restore.RestoreListener;
@@ -134,6 +135,12 @@ final class RestoreService implements ControlServer.Handler {
             }
             Result.Builder done = Results.success("restored " + name + " as pid " + outcome.restoredPid());
             stats.ifPresent(done::setCriuStats);
+            JobTerminal terminal = outcome.terminal();
+            if (terminal != null) {
+                LOG.info(() -> "snapshot " + name + ": pid " + outcome.restoredPid() + " runs on " + terminal.slave()
+                        + ", its output goes to " + terminal.log());
+                done.setTerminal(terminal.slave().toString()).setTerminalLog(terminal.log().toString());
+            }
             session.result(done
                     .setRestoredPid(outcome.restoredPid())
                     .setBytes(outcome.bytesServed())

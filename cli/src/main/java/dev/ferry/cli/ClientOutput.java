@@ -70,6 +70,10 @@ final class ClientOutput {
     int result(Result r) {
         if (r.getOk()) {
             out.println(command + ": " + r.getMessage() + (r.getDurationMillis() > 0 ? " (" + r.getDurationMillis() + " ms)" : ""));
+            if (!r.getTerminalLog().isEmpty()) {
+                out.println(command + ": the job's terminal is " + r.getTerminal() + ", held by the image-cache; its"
+                        + " output goes to " + r.getTerminalLog());
+            }
             out.flush();
             return 0;
         }
@@ -123,6 +127,10 @@ final class ClientOutput {
         m.put("rate_bytes_per_s", r.getDurationMillis() > 0 ? r.getBytes() * 1000 / r.getDurationMillis() : 0);
         m.put("phases", progress.phasesJson());
         m.put("criu_log", r.getCriuLogPath());
+        if (!r.getTerminalLog().isEmpty()) {
+            m.put("terminal", r.getTerminal());
+            m.put("terminal_log", r.getTerminalLog());
+        }
         if (r.getCriuLogExcerptCount() > 0) {
             m.put("criu_log_excerpt", r.getCriuLogExcerptList());
         }

@@ -34,6 +34,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>A job with a {@link ResumeGate} runs CRIU with an {@link ActionScriptGate} on {@code post-restore}: a thread of
  * its own waits for the script's request and asks the gate, and a refusal makes CRIU kill the tree before it ran.
  *
+ * <p>A {@code --shell-job} restore on an engine with {@link JobTerminals} runs CRIU with a new pseudo-terminal as
+ * its stdin, the terminal CRIU gives a job whose terminal was outside its tree. After a successful restore the
+ * terminal stays open, held by the {@link JobTerminals}, until the restored tree no longer has it open; after a
+ * failed one it is closed before this method returns.
+ *
  * <p>Ownership: each restore owns its CRIU process, threads and socket and ends them before returning; the source
  * stays the caller's. Thread-safety: an engine runs any number of restores at once, each on its caller's thread.
  */
@@ -47,15 +52,27 @@ public final class RestoreEngine {
 
     private final CriuLauncher launcher;
     private final Path workRoot;
+    private final JobTerminals terminals;
 
     public RestoreEngine(Criu criu, Path workRoot) {
-        this(criu.launcher(), workRoot);
+        this(criu.launcher(), workRoot, null);
+    }
+
+    /** @param terminals where shell-job restores get their terminal; null to restore them without one */
+    public RestoreEngine(Criu criu, Path workRoot, JobTerminals terminals) {
+        this(criu.launcher(), workRoot, terminals);
     }
 
     /** With another way of starting CRIU, e.g. a scripted peer in tests. */
     public RestoreEngine(CriuLauncher launcher, Path workRoot) {
+        this(launcher, workRoot, null);
+    }
+
+    /** With another way of starting CRIU, and terminals for shell jobs (null for none). */
+    public RestoreEngine(CriuLauncher launcher, Path workRoot, JobTerminals terminals) {
         this.launcher = Objects.requireNonNull(launcher, "launcher");
         this.workRoot = Objects.requireNonNull(workRoot, "workRoot");
+        this.terminals = terminals;
     }
 
     /**
@@ -74,9 +91,16 @@ public final class RestoreEngine {
         Path pidFile = workDir.resolve(PID_FILE);
         UnixListener socket = UnixListener.bind(workDir.resolve(StreamerConnection.SERVE_SOCKET));
         ActionScriptGate hook = null;
+        JobTerminal terminal = null;
+        boolean restored = false;
         try {
             hook = job.gate() == null ? null : ActionScriptGate.create(workDir, ActionScriptGate.POST_RESTORE, job.timeout());
-            CriuProcess criu = launcher.start(criuArgs(job, workDir, pidFile, hook), workDir);
+            List<String> args = criuArgs(job, workDir, pidFile, hook);
+            if (job.options().shellJob() && terminals != null) {
+                terminal = terminals.open(job.snapshot(), workDir.getFileName().toString());
+            }
+            CriuProcess criu = terminal == null ? launcher.start(args, workDir)
+                    : launcher.start(args, workDir, terminal.slave());
             Held held = hook == null ? null : new Held(hook, job.gate(), listener);
             Thread gateThread = held == null ? null : daemon(held, "ferry-resume-gate-" + workDir.getFileName());
             ServeTally tally = new ServeTally();
@@ -106,13 +130,21 @@ public final class RestoreEngine {
                     throw CriuException.fromLog("restore", exit, log, refused != null ? refused : reason(session),
                             session.failure());
                 }
-                return new RestoreOutcome(readPid(pidFile), tally.bytesServed(), tally.imagesServed(),
-                        tally.imagesMissing(), duration, workDir, log);
+                RestoreOutcome outcome = new RestoreOutcome(readPid(pidFile), tally.bytesServed(),
+                        tally.imagesServed(), tally.imagesMissing(), duration, workDir, log, terminal);
+                if (terminal != null) {
+                    terminal.attach();
+                }
+                restored = true;
+                return outcome;
             } finally {
                 session.close();
                 criu.stop(STOP_GRACE);
             }
         } finally {
+            if (terminal != null && !restored) {
+                terminal.close(); // nothing restored holds it
+            }
             // Only now, with CRIU gone: its script and its connection no longer need them. Logs stay.
             try {
                 if (hook != null) {

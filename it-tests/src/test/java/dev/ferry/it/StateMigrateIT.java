@@ -248,34 +248,123 @@ class StateMigrateIT {
 
     /**
      * A job on a terminal outside its tree (its stdio and controlling terminal a pty whose master another process
-     * holds). Without {@code --shell-job} CRIU refuses the dump; with it the dump works, but CRIU restores a shell job
-     * onto its own terminal, and the image-cache runs CRIU without one, so the target's restore fails and the source
-     * keeps running, on its terminal.
+     * holds). Without {@code --shell-job} CRIU refuses the dump and the job runs on. With it the job moves: on the
+     * target it runs on a terminal the image-cache opened and holds, whose output goes to the log ferry names; once
+     * the job is gone the cache closes the terminal.
      */
     @Test
-    void shellJobOnATerminal_dumpNeedsShellJob_targetWithoutTerminalRollsBack() throws Exception {
+    void shellJobOnATerminal_continuesOnTheTargetOnATerminalTheCacheHolds() throws Exception {
         LabFixture fx = LAB.fx();
         ReplyLog ticks = new ReplyLog(fx.path("shell-job.log"));
-        Process terminal = fx.startIn(fx.lab().sourceNs(), List.of(PYTHON, script(fx), "pty-run", "unshare", "--pid",
-                "--fork", "setsid", "--ctty", PYTHON, script(fx), "tick", ticks.log().toString()), fx.path("pty.out.log"));
+        long job = startOnTerminal(fx, "tty-tick", ticks.log().toString());
         ticks.await(fx, 10, 15_000, "before the migration");
-        long unshare = ProcFs.children(terminal.pid()).get(0);
-        long job = fx.adopt(ProcFs.children(unshare).get(0));
-        assertTrue(Files.readSymbolicLink(Path.of("/proc", Long.toString(job), "fd", "0")).toString()
-                .startsWith("/dev/pts/"), "the job's stdin is not a terminal");
+        long cache = fx.daemons().cachePid();
+        assertEquals(List.of(), ptyMasters(cache), "the image-cache holds a terminal before any shell job came");
 
         FerryResult without = fx.migrate(job, "-D", "shell-job-without");
         assertEquals(4, without.exitCode(), () -> "CRIU should refuse a terminal whose master is outside the tree\n"
                 + without.describe());
         assertTrue(without.stderr().contains("without correspond master peer"), without::describe);
+        ticks.await(fx, ticks.lastN() + 5, 15_000, "on the source after the refused dump");
 
         FerryResult with = fx.migrate(job, "-D", "shell-job", "--shell-job");
-        assertEquals(4, with.exitCode(), () -> "the target has no terminal to restore the job onto\n" + with.describe());
-        assertTrue(with.stderr().contains("tty to inherit"), () -> "CRIU's reason is not shown\n" + with.describe());
-        assertTrue(with.stderr().contains("keeps running"), with::describe);
+        assertEquals(0, with.exitCode(), () -> "ferry migrate --shell-job failed\n" + with.describe() + fx.diagnostics());
+        long restored = fx.adopt(NodeState.restoredPid(with.stdout()));
+        java.util.regex.Matcher said = java.util.regex.Pattern
+                .compile("the job's terminal is (/dev/pts/\\d+), held by the image-cache; its output goes to (\\S+)")
+                .matcher(with.stdout());
+        assertTrue(said.find(), () -> "ferry migrate does not say where the job's terminal output goes\n"
+                + with.describe());
+        String pts = said.group(1);
+        Path terminalLog = Path.of(said.group(2));
+        assertTrue(terminalLog.startsWith(fx.daemons().targetRunDir()), () -> terminalLog + " is not in the cache's"
+                + " run dir " + fx.daemons().targetRunDir());
+        assertTrue(ProcFs.awaitGone(job, 5_000), "the source job still runs after the migration");
+        assertTrue(fx.lab().processInNode(restored, fx.lab().targetNs()), "restored pid " + restored
+                + " is not in the target node");
+        assertEquals(pts, stdin(restored), "the restored job's stdin is not the terminal ferry named");
+        assertEquals(1, ptyMasters(cache).size(), "the image-cache does not hold the job's terminal");
+
+        long at = ticks.lastN();
+        ticks.await(fx, at + 25, 15_000, "on the target (last before: " + at + ")");
+        assertEquals(List.of(), ticks.errors(), "the job could not write to its terminal on the target");
+        assertEquals(List.of(), ticks.discontinuities());
+        long onTerminal = awaitTerminalLine(terminalLog, at + 25, 15_000);
+        assertTrue(onTerminal > at, "the terminal log has nothing written after the migration");
+
+        ProcessHandle.of(restored).ifPresent(ProcessHandle::destroyForcibly);
+        assertTrue(ProcFs.awaitGone(restored, 5_000), "the restored job did not end on SIGKILL");
+        long deadline = System.currentTimeMillis() + 5_000;
+        while (!ptyMasters(cache).isEmpty() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+        }
+        assertEquals(List.of(), ptyMasters(cache), "the image-cache still holds the terminal of a job that ended");
+        assertTrue(fx.daemons().cacheAlive(), "the image-cache died with the job's terminal");
+    }
+
+    /**
+     * The same through {@code ferry dump --shell-job} and {@code ferry restore --remote --shell-job --json}: the
+     * JSON result names the terminal and its log, and the job runs on that terminal.
+     */
+    @Test
+    void shellJobThroughDumpAndRestore_restoreJsonNamesTheTerminalAndItsLog() throws Exception {
+        LabFixture fx = LAB.fx();
+        ReplyLog ticks = new ReplyLog(fx.path("shell-dump.log"));
+        long job = startOnTerminal(fx, "tty-tick", ticks.log().toString());
+        ticks.await(fx, 10, 15_000, "before the dump");
+        long cache = fx.daemons().cachePid();
+
+        FerryResult dump = fx.dump(job, "shell-dump", "--shell-job");
+        assertEquals(0, dump.exitCode(), () -> "ferry dump --shell-job failed\n" + dump.describe());
+        assertTrue(ProcFs.awaitGone(job, 5_000), "the source job still runs after the dump");
+        Path pidfile = fx.path("shell-dump.pid");
+        FerryResult restore = fx.restore("shell-dump", pidfile, "--shell-job", "--json");
+        assertEquals(0, restore.exitCode(), () -> "ferry restore --shell-job failed\n" + restore.describe()
+                + fx.diagnostics());
+        long restored = fx.restoredPid(pidfile);
+        java.util.regex.Matcher json = java.util.regex.Pattern
+                .compile("\"terminal\":\"(/dev/pts/\\d+)\",\"terminal_log\":\"([^\"]+)\"")
+                .matcher(restore.stdout());
+        assertTrue(json.find(), () -> "the JSON result names no terminal\n" + restore.describe());
+        assertEquals(json.group(1), stdin(restored), "the restored job's stdin is not the terminal the JSON names");
+        long at = ticks.lastN();
+        ticks.await(fx, at + 25, 15_000, "after the restore (last before: " + at + ")");
+        assertEquals(List.of(), ticks.errors(), "the job could not write to its terminal on the target");
+        awaitTerminalLine(Path.of(json.group(2)), at + 25, 15_000);
+
+        ProcessHandle.of(restored).ifPresent(ProcessHandle::destroyForcibly);
+        assertTrue(ProcFs.awaitGone(restored, 5_000), "the restored job did not end on SIGKILL");
+        long deadline = System.currentTimeMillis() + 5_000;
+        while (!ptyMasters(cache).isEmpty() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+        }
+        assertEquals(List.of(), ptyMasters(cache), "the image-cache still holds the terminal of a job that ended");
+    }
+
+    /**
+     * A shell job whose restore fails on the target (it holds locks on a file both nodes share, which the frozen
+     * source still holds, so the restore waits until {@code --restore-timeout}): the migration rolls back, the job
+     * runs on at the source on its own terminal, and the image-cache lets go of the terminal it opened.
+     */
+    @Test
+    void shellJobWhoseRestoreFails_rollsBack_sourceKeepsItsTerminal_cacheClosesItsOwn() throws Exception {
+        LabFixture fx = LAB.fx();
+        Path file = fx.path("shell-job-locked");
+        ReplyLog ticks = new ReplyLog(fx.path("shell-job-locks.log"));
+        long job = startOnTerminal(fx, "locks", ticks.log().toString(), file.toString());
+        ticks.await(fx, 10, 15_000, "before the migration");
+        String sourceTerminal = stdin(job);
+        long cache = fx.daemons().cachePid();
+
+        FerryResult m = fx.migrate(job, "-D", "shell-job-locks", "--shell-job", "--file-locks", "--restore-timeout", "3");
+        assertTrue(m.exitCode() != 0, () -> "the restore should wait for the frozen source's lock and time out\n"
+                + m.describe());
+        assertTrue(m.stderr().contains("keeps running"), m::describe);
+        assertTrue(ProcFs.isRunning(job), "the job does not run on the source after the rollback");
         long at = ticks.lastN();
         ticks.await(fx, at + 10, 15_000, "on the source after the rollback");
-        assertTrue(ProcFs.isRunning(job), "the job does not run on the source after the rollback");
+        assertEquals(sourceTerminal, stdin(job), "the job is not on its own terminal after the rollback");
+        assertEquals(List.of(), ptyMasters(cache), "the image-cache still holds the terminal of a failed restore");
         assertEquals(List.of(), ownPidNamespaces(fx, fx.lab().targetNs()),
                 "a half-restored job is left on the target");
     }
@@ -297,6 +386,84 @@ class StateMigrateIT {
     }
 
     // ---- helpers
+
+    /**
+     * Starts {@code states.py MODE ARGS} in the source node as a shell job: on a terminal whose master
+     * {@code pty-run} holds outside the job's tree, the job the session leader of its own PID namespace with that
+     * terminal as its controlling terminal. Returns the job's PID (owned by the lab).
+     */
+    private static long startOnTerminal(LabFixture fx, String mode, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(PYTHON, script(fx), "pty-run", "unshare", "--pid", "--fork",
+                "setsid", "--ctty", PYTHON, script(fx), mode));
+        command.addAll(List.of(args));
+        Process terminal = fx.startIn(fx.lab().sourceNs(), command, fx.path(mode + ".pty.out.log"));
+        long deadline = System.currentTimeMillis() + 10_000;
+        List<Long> below = List.of();
+        while (System.currentTimeMillis() < deadline) {
+            List<Long> unshare = ProcFs.children(terminal.pid());
+            below = unshare.isEmpty() ? List.of() : ProcFs.children(unshare.get(0));
+            if (!below.isEmpty()) {
+                break;
+            }
+            Thread.sleep(20);
+        }
+        assertEquals(1, below.size(), "pty-run started no job below unshare within 10 s");
+        long job = fx.adopt(below.get(0));
+        assertTrue(stdin(job).startsWith("/dev/pts/"), "the job's stdin is not a terminal");
+        return job;
+    }
+
+    private static String stdin(long pid) throws IOException {
+        return Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "fd", "0")).toString();
+    }
+
+    /** The fds of {@code pid} that are pseudo-terminal masters ({@code /dev/ptmx}, or devpts' own ptmx). */
+    private static List<String> ptyMasters(long pid) throws IOException {
+        List<String> masters = new ArrayList<>();
+        try (var fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
+            for (Path fd : fds.toList()) {
+                try {
+                    String target = Files.readSymbolicLink(fd).toString();
+                    if (target.equals("/dev/ptmx") || target.equals("/dev/pts/ptmx")) {
+                        masters.add(fd.getFileName() + " -> " + target);
+                    }
+                } catch (IOException closed) {
+                    // closed while listed
+                }
+            }
+        }
+        return masters;
+    }
+
+    /** Waits until the terminal log holds a line {@code tty N} with N >= {@code n}; returns the last N seen. */
+    private static long awaitTerminalLine(Path log, long n, long millis) throws Exception {
+        long deadline = System.currentTimeMillis() + millis;
+        long last = 0;
+        while (System.currentTimeMillis() < deadline) {
+            last = Files.exists(log) ? lastTtyLine(Files.readString(log)) : 0;
+            if (last >= n) {
+                return last;
+            }
+            Thread.sleep(50);
+        }
+        long seen = last;
+        throw new AssertionError("the terminal log " + log + " reached 'tty " + seen + "' (expected: 'tty " + n
+                + "' or later): " + (Files.exists(log) ? "tail: " + tail(Files.readString(log)) : "no such file"));
+    }
+
+    private static long lastTtyLine(String text) {
+        long last = 0;
+        for (String line : text.split("\r?\n")) {
+            if (line.matches("tty \\d+")) {
+                last = Math.max(last, Long.parseLong(line.substring(4)));
+            }
+        }
+        return last;
+    }
+
+    private static String tail(String text) {
+        return text.length() <= 200 ? text : text.substring(text.length() - 200);
+    }
 
     private static String script(LabFixture fx) throws IOException {
         Path p = fx.path("states.py");

@@ -31,6 +31,9 @@ public record Criu(Path executable, String version) {
     public static final String PREFIX_LAUNCHER = ".criu/bin/criu";
     /** CRIU's stdout and stderr go to this file in the work directory (its log proper is {@code -o}). */
     public static final String OUTPUT_FILE = "criu.out";
+    private static final String SHELL = "/bin/sh";
+    /** {@code sh -c} script: $1 is the terminal, opened read-write as stdin; the rest is CRIU's command line. */
+    private static final String ON_TERMINAL = "exec 0<>\"$1\" || exit 126; shift; exec \"$@\"";
     private static final Pattern VERSION_LINE = Pattern.compile("(?m)^Version:\\s*(\\S+)");
     private static final long VERSION_TIMEOUT_SECONDS = 20;
     private static final long CHECK_TIMEOUT_SECONDS = 120;
@@ -178,17 +181,35 @@ public record Criu(Path executable, String version) {
 
     /**
      * Starts CRIU in a work directory with stdin from {@code /dev/null} and stdout and stderr appended to
-     * {@code <workDir>/criu.out}.
+     * {@code <workDir>/criu.out}. With a terminal ({@link CriuLauncher#start(List, Path, Path)}) the terminal is
+     * CRIU's stdin instead. It is opened by a {@code /bin/sh} in the child, which then execs CRIU (same pid): the
+     * JVM never opens it, because a JVM that is a session leader without a terminal (a systemd service is) would
+     * take the terminal as its own controlling terminal on open, and be sent SIGHUP once the terminal hangs up.
+     * The shell is not a session leader, so its open makes it nobody's controlling terminal.
      */
     public CriuLauncher launcher() {
-        return (args, workDir) -> {
-            ProcessBuilder builder = command(args.toArray(String[]::new))
-                    .directory(workDir.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                    .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(workDir.resolve(OUTPUT_FILE).toFile()));
-            return CriuProcess.of(builder.start());
+        return new CriuLauncher() {
+            @Override
+            public CriuProcess start(List<String> args, Path workDir) throws IOException {
+                return startIn(command(args.toArray(String[]::new)), workDir, new File("/dev/null"));
+            }
+
+            @Override
+            public CriuProcess start(List<String> args, Path workDir, Path terminal) throws IOException {
+                List<String> command = new ArrayList<>(List.of(SHELL, "-c", ON_TERMINAL, "ferry-criu",
+                        terminal.toString(), executable.toString()));
+                command.addAll(args);
+                return startIn(new ProcessBuilder(command), workDir, new File("/dev/null")); // sh replaces stdin
+            }
         };
+    }
+
+    private static CriuProcess startIn(ProcessBuilder builder, Path workDir, File stdin) throws IOException {
+        builder.directory(workDir.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(stdin))
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(workDir.resolve(OUTPUT_FILE).toFile()));
+        return CriuProcess.of(builder.start());
     }
 
     /** Runs {@code criu check}: ok when it exits 0; the output holds what it printed (warnings included). */

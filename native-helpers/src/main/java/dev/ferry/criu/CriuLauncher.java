@@ -12,4 +12,13 @@ import java.util.List;
 public interface CriuLauncher {
 
     CriuProcess start(List<String> args, Path workDir) throws IOException;
+
+    /**
+     * Starts CRIU with {@code terminal} (a pty slave, {@code /dev/pts/N}) as its stdin: a {@code --shell-job}
+     * restore gives the restored job the terminal on CRIU's stdin. A launcher that cannot attach a terminal (a
+     * scripted peer) starts without one.
+     */
+    default CriuProcess start(List<String> args, Path workDir, Path terminal) throws IOException {
+        return start(args, workDir);
+    }
 }

@@ -65,7 +65,8 @@ public record StateSupport(String state, boolean supported, String needs) {
                 }
             }
             if (e.getKey().equals("shell-job")) {
-                needs = "nothing to dump; the restore needs a terminal on CRIU's stdin";
+                needs = "a pseudo-terminal (/dev/ptmx): the image-cache restores the job on one it holds";
+                problem = ptyProblem();
             }
             result.add(new StateSupport(e.getKey(), problem == null, problem == null ? needs : needs + ": " + problem));
         }
@@ -88,6 +89,15 @@ public record StateSupport(String state, boolean supported, String needs) {
 
     public static StateSupport fromProto(dev.ferry.protocol.control.StateSupport p) {
         return new StateSupport(p.getState(), p.getSupported(), p.getNeeds());
+    }
+
+    /** Null when this process can open a pseudo-terminal pair; else why not. */
+    static String ptyProblem() {
+        try (dev.ferry.posix.PseudoTerminal pty = dev.ferry.posix.PseudoTerminal.open()) {
+            return null;
+        } catch (IOException | RuntimeException | LinkageError e) {
+            return e.getMessage();
+        }
     }
 
     /** Null when {@code criu check --feature feature} says it is supported; else what CRIU said. */

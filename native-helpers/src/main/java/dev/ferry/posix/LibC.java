@@ -24,6 +24,8 @@ public interface LibC {
     int F_GETPIPE_SZ = 1032;
     int O_CLOEXEC = 0x80000;
     int O_NONBLOCK = 0x800;
+    int O_RDWR = 0x2;
+    int O_NOCTTY = 0x100;
     int SHUT_RDWR = 2;
     long FIONREAD = 0x541B;
     int MADV_POPULATE_WRITE = 23;
@@ -51,4 +53,13 @@ public interface LibC {
 
     @Variadic(fixedCount = 2)
     int ioctl(int fd, long request, @Out IntByReference arg);
+
+    int posix_openpt(int flags);
+
+    int grantpt(int fd);
+
+    int unlockpt(int fd);
+
+    /** Returns 0 or an errno value (not -1): {@code ptsname_r} reports its error as its result. */
+    int ptsname_r(int fd, @Out byte[] buf, @size_t long length);
 }

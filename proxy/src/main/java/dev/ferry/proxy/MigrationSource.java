@@ -235,6 +235,8 @@ final class MigrationSource {
                 .setTarget(plan.target())
                 .addAllMigratePhases(phases)
                 .setCriuLogPath(String.valueOf(outcome.logPath()))
+                .setTerminal(restored == null ? "" : restored.terminal())
+                .setTerminalLog(restored == null ? "" : restored.terminalLog())
                 .build();
     }
 

@@ -145,7 +145,7 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
         return new SnapshotRestored(snapshotName(frame, p.getSnapshot()),
                 notNegative(frame, "restored pid", p.getPid()),
                 notNegative(frame, "restore millis", p.getRestoreMillis()),
-                notNegative(frame, "bytes", p.getBytes()));
+                notNegative(frame, "bytes", p.getBytes()), p.getTerminal(), p.getTerminalLog());
     }
 
     private static SnapshotHeld snapshotHeld(Frame frame) {

@@ -104,7 +104,8 @@ public class WireMessageEncoder extends MessageToMessageEncoder<WireMessage> {
             return b.build();
         } else if (msg instanceof SnapshotRestored m) {
             return dev.ferry.protocol.message.SnapshotRestored.newBuilder().setSnapshot(m.snapshot().value())
-                    .setPid(m.pid()).setRestoreMillis(m.restoreMillis()).setBytes(m.bytes()).build();
+                    .setPid(m.pid()).setRestoreMillis(m.restoreMillis()).setBytes(m.bytes())
+                    .setTerminal(m.terminal()).setTerminalLog(m.terminalLog()).build();
         } else if (msg instanceof SnapshotHeld m) {
             return dev.ferry.protocol.message.SnapshotHeld.newBuilder().setSnapshot(m.snapshot().value())
                     .setPid(m.pid()).build();

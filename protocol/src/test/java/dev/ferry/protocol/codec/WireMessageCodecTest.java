@@ -93,6 +93,7 @@ class WireMessageCodecTest {
                         .setMoveIp("10.0.0.100/32@eth0").setRestoreTimeoutMillis(120_000)
                         .setRestore(dev.ferry.protocol.control.CriuOptions.newBuilder().setTcpEstablished(true)).build()),
                 new SnapshotRestored(WEB1, 4242, 120, 1 << 20),
+                new SnapshotRestored(WEB1, 4243, 90, 1 << 20, "/dev/pts/3", "/run/ferry/terminals/web1-r-1.log"),
                 new SnapshotHeld(WEB1, 4242),
                 new SnapshotResume(WEB1),
                 new SnapshotBegin(WEB1, 1 << 20, 77, "4.2.1", null, 10_000),
