@@ -292,13 +292,7 @@ class StateMigrateIT {
         long onTerminal = awaitTerminalLine(terminalLog, at + 25, 15_000);
         assertTrue(onTerminal > at, "the terminal log has nothing written after the migration");
 
-        ProcessHandle.of(restored).ifPresent(ProcessHandle::destroyForcibly);
-        assertTrue(ProcFs.awaitGone(restored, 5_000), "the restored job did not end on SIGKILL");
-        long deadline = System.currentTimeMillis() + 5_000;
-        while (!ptyMasters(cache).isEmpty() && System.currentTimeMillis() < deadline) {
-            Thread.sleep(50);
-        }
-        assertEquals(List.of(), ptyMasters(cache), "the image-cache still holds the terminal of a job that ended");
+        killJobAndAwaitTerminalClosed(restored, cache);
         assertTrue(fx.daemons().cacheAlive(), "the image-cache died with the job's terminal");
     }
 
@@ -332,13 +326,7 @@ class StateMigrateIT {
         assertEquals(List.of(), ticks.errors(), "the job could not write to its terminal on the target");
         awaitTerminalLine(Path.of(json.group(2)), at + 25, 15_000);
 
-        ProcessHandle.of(restored).ifPresent(ProcessHandle::destroyForcibly);
-        assertTrue(ProcFs.awaitGone(restored, 5_000), "the restored job did not end on SIGKILL");
-        long deadline = System.currentTimeMillis() + 5_000;
-        while (!ptyMasters(cache).isEmpty() && System.currentTimeMillis() < deadline) {
-            Thread.sleep(50);
-        }
-        assertEquals(List.of(), ptyMasters(cache), "the image-cache still holds the terminal of a job that ended");
+        killJobAndAwaitTerminalClosed(restored, cache);
     }
 
     /**
@@ -418,6 +406,17 @@ class StateMigrateIT {
     }
 
     /** The fds of {@code pid} that are pseudo-terminal masters ({@code /dev/ptmx}, or devpts' own ptmx). */
+    /** Kills the restored job, then waits (up to 5 s) for the image-cache to close the terminal it held for it. */
+    private static void killJobAndAwaitTerminalClosed(long restored, long cache) throws Exception {
+        ProcessHandle.of(restored).ifPresent(ProcessHandle::destroyForcibly);
+        assertTrue(ProcFs.awaitGone(restored, 5_000), "the restored job did not end on SIGKILL");
+        long deadline = System.currentTimeMillis() + 5_000;
+        while (!ptyMasters(cache).isEmpty() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+        }
+        assertEquals(List.of(), ptyMasters(cache), "the image-cache still holds the terminal of a job that ended");
+    }
+
     private static List<String> ptyMasters(long pid) throws IOException {
         List<String> masters = new ArrayList<>();
         try (var fds = Files.list(Path.of("/proc", Long.toString(pid), "fd"))) {
