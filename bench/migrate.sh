@@ -122,8 +122,12 @@ fi
 # The JVM as ./ferry starts it (same flags), so daemons and clients run as a user's would.
 # shellcheck disable=SC2206 # FERRY_JAVA_OPTS is split on purpose, as ./ferry does
 ferry_java=(java ${FERRY_JAVA_OPTS:-} -Dio.netty.allocator.directMemoryCacheAlignment=64)
-# The image-proxy's own flags, as ./ferry gives them (both variants: a flag is deployment, not code)
-proxy_opts=(-Xmx128m -XX:MaxDirectMemorySize=256m)
+# The image-proxy's own flags, as ./ferry gives them (both variants: a flag is deployment, not code), unless
+# FERRY_PROXY_OPTS (ferry's proxy) or FERRY_BASE_PROXY_OPTS (ferry-base's) say otherwise: an A/B of a proxy flag
+# shellcheck disable=SC2206
+proxy_opts=(${FERRY_PROXY_OPTS:--Xmx128m -XX:MaxDirectMemorySize=256m})
+# shellcheck disable=SC2206
+base_proxy_opts=(${FERRY_BASE_PROXY_OPTS:--Xmx128m -XX:MaxDirectMemorySize=256m})
 # ferry-base's JVM: FERRY_BASE_JAVA_OPTS when set (to A/B a JVM flag with the same jar on both paths), else the same
 # shellcheck disable=SC2206
 base_java=(java ${FERRY_BASE_JAVA_OPTS-${FERRY_JAVA_OPTS:-}} -Dio.netty.allocator.directMemoryCacheAlignment=64)
@@ -332,7 +336,8 @@ start_daemons() {  # start_daemons TAG VARIANT: a fresh image-cache in dst and i
     --run-dir "$v_dst" --criu "$criu" --node dst >"$work/logs/${v_pre}cache-$tag.out" 2>"$work/logs/${v_pre}cache-$tag.log" 9>&- &
   p=$!; own "$p"; disown "$p"; cache_of[$2]=$p
   await_ready "$p" "$work/logs/${v_pre}cache-$tag.out" "image-cache ($2)"
-  "${IN_SRC[@]}" "${v_java[@]}" "${proxy_opts[@]}" "${jo_p[@]}" -jar "$v_jar" image-proxy --address "$DST_IP" --port "$v_port" "${tls_proxy[@]}" \
+  local popts=("${proxy_opts[@]}"); [ "$2" = ferry-base ] && popts=("${base_proxy_opts[@]}")
+  "${IN_SRC[@]}" "${v_java[@]}" "${popts[@]}" "${jo_p[@]}" -jar "$v_jar" image-proxy --address "$DST_IP" --port "$v_port" "${tls_proxy[@]}" \
     --run-dir "$v_src" --criu "$criu" --node src >"$work/logs/${v_pre}proxy-$tag.out" 2>"$work/logs/${v_pre}proxy-$tag.log" 9>&- &
   p=$!; own "$p"; disown "$p"; proxy_of[$2]=$p
   await_ready "$p" "$work/logs/${v_pre}proxy-$tag.out" "image-proxy ($2)"
@@ -518,7 +523,7 @@ lab_up
 if [ "$tls" = 1 ] && has_ferry; then make_pki "$work/pki"; fi   # one PKI per run, for both daemon pairs
 mode="mutual TLS"; [ "$tls" = 1 ] || mode="--insecure"
 echo "bench: nodes ${P}src ($SRC_IP) and ${P}dst ($DST_IP), bridge in ${P}sw; sizes $sizes; $runs runs + $warmups warm-up; paths $paths"
-has_ferry && echo "bench: ferry daemons: $mode${base_jar:+; ferry-base from $base_jar}"
+has_ferry && echo "bench: ferry daemons: $mode${base_jar:+; ferry-base from $base_jar}; image-proxy JVM: ${proxy_opts[*]}${base_jar:+ (ferry-base: ${base_proxy_opts[*]})}"
 cpu_snapshot a; sleep 2; cpu_snapshot b
 echo "bench: load before: loadavg $(cut -d' ' -f1-3 /proc/loadavg); over 2 s: $(cpu_delta a b)"
 daemons_json=""
