@@ -35,7 +35,13 @@ public enum FrameType {
      */
     SNAPSHOT_HELD(0x0D),
     /** The proxy's answer to SNAPSHOT_HELD: the source will end, so the target resumes its tree. Stream 0. */
-    SNAPSHOT_RESUME(0x0E);
+    SNAPSHOT_RESUME(0x0E),
+    /** The cache opens a byte channel (post-copy: CRIU's page-server connection) on this stream id. Stream >= 1. */
+    CHANNEL_OPEN(0x0F),
+    /** Raw bytes of one channel, either way, no protobuf. Stream >= 1. */
+    CHANNEL_DATA(0x10),
+    /** The sender sends no more bytes on this channel, with how its end finished. Stream >= 1. */
+    CHANNEL_CLOSE(0x11);
 
     private static final FrameType[] BY_WIRE = new FrameType[256];
 
@@ -59,6 +65,11 @@ public enum FrameType {
     /** True for the frames that carry a stream id of 1 or more (IMAGE_OPEN, IMAGE_DATA, IMAGE_END). */
     public boolean isImageStream() {
         return this == IMAGE_OPEN || this == IMAGE_DATA || this == IMAGE_END;
+    }
+
+    /** True for the frames of a byte channel (CHANNEL_OPEN, CHANNEL_DATA, CHANNEL_CLOSE): stream ids of their own, >= 1. */
+    public boolean isChannel() {
+        return this == CHANNEL_OPEN || this == CHANNEL_DATA || this == CHANNEL_CLOSE;
     }
 
     /**
