@@ -149,18 +149,20 @@ class LazyMigrateIT {
         replies.await(fx, 20, 30_000, "before the migration");
 
         FerryRun run = fx.startMigrate(server.pid(), "--lazy", "--tcp-established", "--move-ip", vip + "/32");
-        // post-copy has begun once the target runs the tree (a workload process appears in the target node)
-        long deadline = System.currentTimeMillis() + 60_000;
-        while (target.processes("lazymem.py").isEmpty()) {
+        // mid post-copy: the target runs the tree and at least 64 MiB of its pages, of 1 GiB, have crossed
+        long deadline = System.currentTimeMillis() + 90_000;
+        long arrived;
+        while ((arrived = lastArrived(run.stderrSoFar())) < (64L << 20)) {
             if (!run.process().isAlive()) {
-                fail("ferry migrate --lazy ended before the target ran the tree\n" + run.await(Duration.ofSeconds(5)).describe()
+                fail("ferry migrate --lazy ended before 64 MiB of pages crossed\n" + run.await(Duration.ofSeconds(5)).describe()
                         + fx.diagnostics());
             }
             if (System.currentTimeMillis() > deadline) {
-                fail("the target never ran the tree within 60 s\n" + run.stdoutSoFar() + run.stderrSoFar() + fx.diagnostics());
+                fail("post-copy did not move 64 MiB within 90 s\n" + run.stdoutSoFar() + run.stderrSoFar() + fx.diagnostics());
             }
-            Thread.sleep(2);
+            Thread.sleep(5);
         }
+        assertFalse(pythonsIn(fx, fx.lab().targetNs()).isEmpty(), "no restored process runs on the target during post-copy");
         // cut the link: reset the proxy's connection to the cache (both ends see it at once)
         String killed = fx.runIn(fx.lab().sourceNs(), "ss", "-K", "-tn", "dst", fx.lab().targetIp(), "dport", "=",
                 ":" + fx.daemons().port());
@@ -174,7 +176,7 @@ class LazyMigrateIT {
                 && migrate.stderr().contains("stopped on both nodes"), () -> "ferry migrate does not say plainly what"
                 + " became of the process\n" + migrate.describe());
         assertTrue(ProcFs.awaitGone(server.pid(), 10_000), "the stale source process still runs");
-        waitUntil(() -> target.processes("lazymem.py").isEmpty(), 15_000, "the restored process still runs on the target");
+        waitUntil(() -> pythonsIn(fx, fx.lab().targetNs()).isEmpty(), 15_000, "the restored process still runs on the target");
         waitUntil(() -> criuProcesses().isEmpty(), 15_000, "a CRIU process (dump, lazy-pages, restore) is left");
         assertFalse(target.hasAddress(vip), "the target kept the service address: a half address move");
         assertEquals(List.of(), source.lockRules(), "CRIU's network lock is left on the source");
@@ -190,8 +192,9 @@ class LazyMigrateIT {
         FerryResult again = fx.migrate(small.pid());
         assertEquals(0, again.exitCode(), () -> "the daemons do not serve after the cut\n" + again.describe());
         fx.adopt(NodeState.restoredPid(again.stdout()));
-        System.out.printf("LazyMigrateIT fault: ferry migrate exit %d %d ms after the cut: %s%n", migrate.exitCode(),
-                System.currentTimeMillis() - cutAt, migrate.stderr().strip());
+        System.out.printf("LazyMigrateIT fault: link cut with %d page bytes arrived; ferry migrate exit %d %d ms after"
+                + " the cut: %s%n", arrived, migrate.exitCode(), System.currentTimeMillis() - cutAt,
+                migrate.stderr().lines().filter(l -> l.contains("error")).findFirst().orElse(migrate.stderr()));
     }
 
     private static Workload startLazymem(LabFixture fx, Path sha, ChecksumLog sums, String vip, int port, String tag)
@@ -212,6 +215,16 @@ class LazyMigrateIT {
                 Integer.toString(port), "0.01", replies.log().toString(), "300"), fx.path("client-" + port + ".out.log"));
     }
 
+    /** The last "post-copy: N page bytes arrived" of ferry migrate's progress, or 0. */
+    private static long lastArrived(String stderr) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("post-copy: (\\d+) page bytes arrived").matcher(stderr);
+        long last = 0;
+        while (m.find()) {
+            last = Long.parseLong(m.group(1));
+        }
+        return last;
+    }
+
     private static long jsonLong(String json, String key) {
         int i = json.indexOf("\"" + key + "\"");
         assertTrue(i >= 0, () -> "no " + key + " in " + json);
@@ -221,6 +234,32 @@ class LazyMigrateIT {
             e++;
         }
         return Long.parseLong(json.substring(c, e).trim());
+    }
+
+    /**
+     * PIDs of python3 processes in node {@code ns}, by /proc/PID/comm: a post-copy process's cmdline lives in pages
+     * that may still be on the source, and reading it from outside waits for them or comes back empty.
+     */
+    private static List<Long> pythonsIn(LabFixture fx, String ns) throws IOException {
+        List<Long> found = new ArrayList<>();
+        try (var procs = Files.list(Path.of("/proc"))) {
+            for (Path p : (Iterable<Path>) procs::iterator) {
+                String name = p.getFileName().toString();
+                if (!name.matches("\\d+")) {
+                    continue;
+                }
+                try {
+                    long pid = Long.parseLong(name);
+                    if (Files.readString(p.resolve("comm")).strip().startsWith("python3")
+                            && fx.lab().processInNode(pid, ns)) {
+                        found.add(pid);
+                    }
+                } catch (IOException | RuntimeException e) {
+                    // gone meanwhile
+                }
+            }
+        }
+        return found;
     }
 
     /** CRIU processes of any kind (the lab's migrations are the only users of CRIU here). */

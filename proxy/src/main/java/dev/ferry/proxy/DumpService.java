@@ -450,7 +450,8 @@ final class DumpService implements ControlServer.Handler {
             } catch (IOException le) {
                 lock = "; WARNING: removing CRIU's network lock failed, remove it by hand: " + le.getMessage();
             }
-            return Results.failure(ExitCode.FAILURE, "snapshot " + name + ": post-copy failed: " + lazy.getMessage()
+            return Results.failure(ExitCode.FAILURE, "snapshot " + name + ": post-copy failed after " + link.lazyBytes()
+                    + " page bytes had crossed: " + lazy.getMessage()
                     + ". The process already ran on the target while some of its memory was still on the source;"
                     + " without those pages it cannot go on, so it was stopped on both nodes (the target's copy and"
                     + " the stale source, pid " + pid + "). This is the trade-off of --lazy (docs/migrate.md);"
