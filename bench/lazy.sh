@@ -74,6 +74,11 @@ trap 'exit 130' INT TERM
 die() { echo "lazy: $*" >&2; exit 1; }
 now() { date +%s.%N; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%d", (b - a) * 1000}'; }
+listening() {  # listening PID PORT: a socket of PID's network namespace listens on 127.0.0.1:PORT (no fork: bash reads)
+  local hex sl la ra st rest; printf -v hex '0100007F:%04X' "$2"
+  while read -r sl la ra st rest; do [ "$la" = "$hex" ] && [ "$st" = 0A ] && return 0; done < "/proc/$1/net/tcp" 2>/dev/null
+  return 1
+}
 seized_s() {  # seconds from CRIU's start to "Seized task" in its log (the freeze)
   awk -F'[()]' '/Seized task/ {print $2 + 0; exit}' "$1"
 }
@@ -145,11 +150,11 @@ run_criu() {  # the field notes' §5, in node src over 127.0.0.1
   t0=$(now)
   "${in_src[@]}" "$criu" dump -t "$wl_pid" -D "$src" -o dump.log --lazy-pages --address 127.0.0.1 --port $PS_PORT </dev/null >/dev/null 2>&1 &
   dump=$!; track "$dump"
-  for _ in $(seq 1000); do nsn $NS_SRC ss -Hltn "sport = :$PS_PORT" | grep -q . && break; alive "$dump" || die "criu dump exited"; sleep 0.005; done
+  for _ in $(seq 20000); do listening "$dump" $PS_PORT && break; alive "$dump" || die "criu dump exited"; sleep 0.001; done
   cp -a "$src/." "$dst/"; rm -f "$dst/dump.log"
   "${in_src[@]}" "$criu" lazy-pages --page-server --address 127.0.0.1 --port $PS_PORT -D "$dst" -o lazy.log </dev/null >/dev/null 2>&1 &
   lazy=$!; track "$lazy"
-  for _ in $(seq 1000); do [ -S "$dst/lazy-pages.socket" ] && break; sleep 0.005; done
+  for _ in $(seq 20000); do [ -S "$dst/lazy-pages.socket" ] && break; sleep 0.001; done
   "${in_src[@]}" "$criu" restore -D "$dst" -o restore.log -d --lazy-pages --pidfile "$dst/r.pid" </dev/null >/dev/null 2>&1 || die "criu restore failed: $dst/restore.log"
   t1=$(now)
   for _ in $(seq 12000); do alive "$lazy" || break; sleep 0.005; done

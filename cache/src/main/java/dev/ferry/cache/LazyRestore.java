@@ -141,7 +141,7 @@ final class LazyRestore implements AutoCloseable {
                 throw new IOException("criu lazy-pages did not create " + socket + " within " + START_TIMEOUT.toSeconds() + " s");
             }
             try {
-                Thread.sleep(5);
+                Thread.sleep(1);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new java.io.InterruptedIOException("interrupted while starting criu lazy-pages");

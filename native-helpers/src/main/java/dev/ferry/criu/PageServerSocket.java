@@ -101,7 +101,7 @@ public final class PageServerSocket implements Closeable {
             while (System.nanoTime() - deadline < 0 && !giveUp.getAsBoolean()) {
                 SocketChannel c = listener.accept();
                 if (c == null) {
-                    sleep(5);
+                    sleep(1); // the source is frozen on the target's side of this wait: poll tightly
                     continue;
                 }
                 if (presentsSecret(c, deadline)) {

@@ -275,7 +275,8 @@ final class DumpService implements ControlServer.Handler {
                 @Override
                 public void phase(String reported) {
                     // a migration's commit completes when the target runs the tree: "restored", after "restore"
-                    String phase = plan.migrate() != null && reported.equals(PHASE_COMMITTED) && acknowledged.get()
+                    // (post-copy commits at SNAPSHOT_ACK itself: its "restored" comes with SNAPSHOT_RESTORED, as post-copy)
+                    String phase = plan.migrate() != null && !plan.lazy() && reported.equals(PHASE_COMMITTED) && acknowledged.get()
                             ? MigrationSource.PHASE_RESTORED : reported;
                     LOG.info(() -> "snapshot " + name + ": " + phase);
                     session.progress(phase, bytes.get(), images.get(), "");
