@@ -172,7 +172,8 @@ public final class ChannelTunnel implements AutoCloseable {
         }
     }
 
-    private void writeLocal() {
+    /** The writer thread's loop; package-private for tests that run it without the reader. */
+    void writeLocal() {
         try {
             while (true) {
                 ByteBuf buf;
