@@ -41,6 +41,9 @@ public interface CacheEvents {
     /** A restore ended: CRIU exited 0 with the tree restored ({@code ok}), or it failed. */
     default void restoreFinished(boolean ok, Duration duration) { }
 
+    /** Post-copy page bytes handed to the target's {@code criu lazy-pages}. */
+    default void lazyBytesReceived(long bytes) { }
+
     /** Both {@code first} and {@code second}, in that order. */
     static CacheEvents both(CacheEvents first, CacheEvents second) {
         if (first == NONE) {
@@ -54,6 +57,12 @@ public interface CacheEvents {
             public void snapshotBegun(StoredSnapshot snapshot, long expectedBytes) {
                 first.snapshotBegun(snapshot, expectedBytes);
                 second.snapshotBegun(snapshot, expectedBytes);
+            }
+
+            @Override
+            public void lazyBytesReceived(long bytes) {
+                first.lazyBytesReceived(bytes);
+                second.lazyBytesReceived(bytes);
             }
 
             @Override

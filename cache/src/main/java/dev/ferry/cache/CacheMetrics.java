@@ -140,6 +140,13 @@ public final class CacheMetrics implements CacheEvents, MeterBinder {
     }
 
     @Override
+    public void lazyBytesReceived(long bytes) {
+        if (registry != null) {
+            counter(FerryMeters.LAZY_RECEIVED).register(registry).increment(bytes);
+        }
+    }
+
+    @Override
     public void imageServed(ImageName name, long bytes) {
         Counter c = served;
         if (c != null) {

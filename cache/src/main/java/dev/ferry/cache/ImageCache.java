@@ -121,7 +121,8 @@ public final class ImageCache implements AutoCloseable {
         for (String line : journal.sweep()) {
             LOG.warning(() -> "service address sweep: " + line);
         }
-        MigrationTarget migrations = new MigrationTarget(store, engine, config.criu(), config.node(), journal, events);
+        MigrationTarget migrations = new MigrationTarget(store, engine, config.criu(), config.node(), journal, events)
+                .withLazy(work);
         Channel server;
         try {
             server = new ServerBootstrap()

@@ -272,6 +272,16 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             }
         } else if (msg instanceof SnapshotReattach reattach) {
             reattach(ctx, reattach);
+        } else if (msg instanceof dev.ferry.protocol.codec.ChannelData data) {
+            if (migrations == null || !migrations.tunnels().data(ctx.channel(), data.retain())) {
+                throw new ProtocolException(ErrorCode.UNKNOWN_STREAM, "CHANNEL_DATA on channel " + data.streamId()
+                        + ", which is not open on this connection (expected: CHANNEL_OPEN from this cache first)");
+            }
+        } else if (msg instanceof dev.ferry.protocol.codec.ChannelClose close) {
+            if (migrations == null || !migrations.tunnels().close(ctx.channel(), close)) {
+                throw new ProtocolException(ErrorCode.UNKNOWN_STREAM, "CHANNEL_CLOSE on channel " + close.streamId()
+                        + ", which is not open on this connection");
+            }
         } else if (msg instanceof ErrorMessage error) {
             LOG.warning(() -> "peer " + peer + " reported " + error.code() + ": " + error.message());
             dropCurrent("peer error");

@@ -87,6 +87,8 @@ final class MigrationTarget implements AutoCloseable {
     private final String node;
     private final AtomicReference<CompletableFuture<NodeFacts>> facts = new AtomicReference<>();
     private final CacheEvents events;
+    private final LazyRestore.Tunnels tunnels = new LazyRestore.Tunnels();
+    private volatile java.nio.file.Path lazyWork;
     private final ExecutorService restores = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "ferry-migrate-restore");
         t.setDaemon(true);
@@ -107,6 +109,17 @@ final class MigrationTarget implements AutoCloseable {
         this.criu = criu;
         this.criuCheck = new RecentCheck(criu, CHECK_VALID_FOR);
         this.node = node;
+    }
+
+    /** Enables post-copy migrations; CRIU's lazy work files (logs, lazy-pages.socket) go under {@code workRoot}. */
+    MigrationTarget withLazy(java.nio.file.Path workRoot) {
+        this.lazyWork = workRoot;
+        return this;
+    }
+
+    /** The page-server tunnels of post-copy migrations, for the receive handler's CHANNEL_* frames. */
+    LazyRestore.Tunnels tunnels() {
+        return tunnels;
     }
 
     /**
@@ -249,7 +262,12 @@ final class MigrationTarget implements AutoCloseable {
         ServiceAddress address = spec.getMoveIp().isEmpty() ? null : ServiceAddress.parse(spec.getMoveIp());
         String device = null;
         long started = System.nanoTime();
+        LazyRestore lazy = spec.getLazyPages() && lazyWork != null
+                ? new LazyRestore(criu, engine, tunnels, events, channel, snapshot) : null;
         try {
+            if (spec.getLazyPages() && lazy == null) {
+                throw new IOException("this image-cache does not do post-copy (--lazy)");
+            }
             CriuOptions options = CriuOptionsMapping.from(spec.getRestore());
             Duration timeout = spec.getRestoreTimeoutMillis() > 0
                     ? Duration.ofMillis(spec.getRestoreTimeoutMillis()) : DEFAULT_RESTORE_TIMEOUT;
@@ -262,9 +280,8 @@ final class MigrationTarget implements AutoCloseable {
             }
             LOG.info(() -> "snapshot " + name + ": migration restore starting, " + snapshot.imageCount() + " images, "
                     + snapshot.bytes() + " bytes");
-            RestoreOutcome outcome = engine.restore(new RestoreJob(snapshot.name(), options, timeout,
-                            gate(snapshot.name(), channel, peer)), snapshot,
-                    new RestoreListener() {
+            RestoreJob job = new RestoreJob(snapshot.name(), options, timeout, gate(snapshot.name(), channel, peer));
+            RestoreListener listener = new RestoreListener() {
                         @Override
                         public void phase(String phase) {
                             LOG.info(() -> "snapshot " + name + ": migration restore " + phase);
@@ -274,7 +291,9 @@ final class MigrationTarget implements AutoCloseable {
                         public void imageServed(dev.ferry.protocol.image.ImageName image, long bytes) {
                             events.imageServed(image, bytes);
                         }
-                    });
+                    };
+            RestoreOutcome outcome = lazy == null ? engine.restore(job, snapshot, listener)
+                    : lazy.restore(job, lazyWork, listener);
             events.restoreFinished(true, outcome.duration());
             if (!channel.isActive()) {
                 LOG.warning(() -> "snapshot " + name + ": restored as pid " + outcome.restoredPid() + ", but the"
@@ -289,7 +308,9 @@ final class MigrationTarget implements AutoCloseable {
             LOG.info(() -> "snapshot " + name + ": migrated, runs as pid " + outcome.restoredPid() + " (restore "
                     + outcome.duration().toMillis() + " ms, " + outcome.bytesServed() + " bytes served)"
                     + (address == null ? "" : "; " + address.ip() + " announced"));
-            journal.forget(snapshot.name()); // the address belongs to the running tree now
+            if (lazy == null) {
+                journal.forget(snapshot.name()); // the address belongs to the running tree now
+            }
             JobTerminal terminal = outcome.terminal();
             if (terminal != null) {
                 LOG.info(() -> "snapshot " + name + ": pid " + outcome.restoredPid() + " runs on " + terminal.slave()
@@ -299,6 +320,9 @@ final class MigrationTarget implements AutoCloseable {
                     outcome.duration().toMillis(), outcome.bytesServed(),
                     terminal == null ? "" : terminal.slave().toString(),
                     terminal == null ? "" : terminal.log().toString()));
+            if (lazy != null) {
+                awaitPages(lazy, spec, outcome.restoredPid(), snapshot.name(), address, device, peer);
+            }
         } catch (CriuException e) {
             events.restoreFinished(false, Duration.ofNanos(System.nanoTime() - started));
             removeQuietly(snapshot.name(), address, device);
@@ -313,8 +337,36 @@ final class MigrationTarget implements AutoCloseable {
             channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, "restore on target " + node + " failed: "
                     + e.getMessage(), name));
         } finally {
+            if (lazy != null) {
+                lazy.close();
+            }
             store.drop(snapshot);
         }
+    }
+
+    /**
+     * Post-copy, after the tree resumed: waits for {@code criu lazy-pages} to fetch every page. If it cannot (the
+     * link or the proxy died, lazy-pages failed, the timeout passed), the tree cannot go on: without those pages it
+     * would fault forever or read zeros, so it is killed and the address removed; the proxy, if it still hears us,
+     * ends the stale source. See docs/migrate.md ("Post-copy").
+     */
+    private void awaitPages(LazyRestore lazy, MigrateSpec spec, long pid, SnapshotName name, ServiceAddress address,
+                            String device, String peer) {
+        Duration timeout = spec.getLazyTimeoutMillis() > 0 ? Duration.ofMillis(spec.getLazyTimeoutMillis())
+                : Duration.ofMinutes(10);
+        long start = System.nanoTime();
+        String why = lazy.awaitPages(timeout);
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        if (why == null) {
+            journal.forget(name); // every page is here: the address belongs to the running tree now
+            LOG.info(() -> "snapshot " + name + ": post-copy done, " + lazy.bytes() + " page bytes in " + millis + " ms");
+            return;
+        }
+        LOG.warning(() -> "snapshot " + name + ": post-copy FAILED after " + millis + " ms, " + lazy.bytes()
+                + " page bytes arrived: " + why + ". The restored tree (pid " + pid + ") cannot run without the pages"
+                + " still on the source; killing it and removing its address (post-copy's trade-off)");
+        killTree(pid);
+        removeQuietly(name, address, device);
     }
 
     /** Removes the address a failed migration added; its journal entry goes only once the address is gone. */

@@ -54,6 +54,17 @@ public final class MigrateCommand implements Callable<Integer> {
             description = "How long the target's restore may take; the source stays frozen meanwhile (default: ${DEFAULT-VALUE}).")
     long restoreTimeoutSeconds;
 
+    @Option(names = "--lazy", description = "Post-copy: the target runs the process right after a freeze that does not"
+            + " grow with its memory, and its pages follow over the same authenticated link. If the link or the"
+            + " image-proxy fails before the last page arrived, the process is lost on both nodes (docs/migrate.md)."
+            + " Needs fs.pipe-max-size >= 4194304 on the source.")
+    boolean lazy;
+
+    @Option(names = "--lazy-timeout", paramLabel = "SECONDS", defaultValue = "600",
+            description = "With --lazy: how long the pages may take to arrive; past it the migration fails (and the"
+                    + " process is lost) rather than keep the source frozen (default: ${DEFAULT-VALUE}).")
+    long lazyTimeoutSeconds;
+
     @Option(names = "--json", description = "Print exactly one JSON object on stdout: ferry's figures (as for dump),"
             + " the migration's phases, freeze time, target and whether the source runs on; see docs/usage.md.")
     boolean json;
@@ -99,6 +110,11 @@ public final class MigrateCommand implements Callable<Integer> {
             m.put("freeze_ms", result.getFreezeMillis());
             m.put("target", result.getTarget());
             m.put("source_resumed", result.getSourceResumed());
+            m.put("restored_pid", result.getRestoredPid());
+            if (lazy) {
+                m.put("lazy_bytes", result.getLazyBytes());
+                m.put("lazy_ms", result.getLazyMillis());
+            }
             return output.json(result, m);
         }
         int code = output.result(result);
@@ -108,6 +124,10 @@ public final class MigrateCommand implements Callable<Integer> {
                 out.printf("  %-10s %6d ms%n", p.getPhase(), p.getMillis());
             }
             out.printf("  %-10s %6d ms (source frozen until the target ran it)%n", "frozen", result.getFreezeMillis());
+            if (lazy && result.getOk()) {
+                out.printf("  %-10s %6d ms (target ran -> last page arrived, %d bytes)%n", "post-copy",
+                        result.getLazyMillis(), result.getLazyBytes());
+            }
             out.flush();
         }
         if (!result.getOk() && result.getSourceResumed()) {
@@ -126,7 +146,9 @@ public final class MigrateCommand implements Callable<Integer> {
                 // dump below, which the source does not have (criu/cgroup.c: "failed walking ... for empty cgroups").
                 .setCriu(criu.toProto().clearCgroupRoot().setNetworkLock(networkLock == null ? "" : networkLock))
                 .setRestore(criu.toProto())
-                .setRestoreTimeoutMillis(Math.max(1, restoreTimeoutSeconds) * 1000);
+                .setRestoreTimeoutMillis(Math.max(1, restoreTimeoutSeconds) * 1000)
+                .setLazy(lazy)
+                .setLazyTimeoutMillis(Math.max(1, lazyTimeoutSeconds) * 1000);
     }
 
     /** Null if HOST[:PORT] was understood and set; else what is wrong. */

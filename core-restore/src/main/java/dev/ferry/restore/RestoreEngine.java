@@ -157,6 +157,65 @@ public final class RestoreEngine {
         }
     }
 
+    /**
+     * Post-copy: {@code criu restore -d --lazy-pages} from {@code images}, a tmpfs dir the caller filled and owns,
+     * with CRIU's work files in {@code workDir}, where the caller's {@code criu lazy-pages} already listens on
+     * {@code lazy-pages.socket}. Returns once the tree runs (its missing pages come through lazy-pages).
+     *
+     * @throws CriuException if CRIU failed, overstayed the timeout, or the gate refused (then the tree never ran)
+     */
+    public RestoreOutcome restoreLazy(RestoreJob job, Path images, Path workDir, RestoreListener listener)
+            throws IOException {
+        long start = System.nanoTime();
+        Path log = workDir.resolve(LOG_FILE);
+        Path pidFile = workDir.resolve(PID_FILE);
+        ActionScriptGate hook = job.gate() == null ? null
+                : ActionScriptGate.create(workDir, ActionScriptGate.POST_RESTORE, job.timeout());
+        try {
+            List<String> args = new ArrayList<>(List.of("restore", "-d", "--lazy-pages", "-D", images.toString(),
+                    "-W", workDir.toString(), "-o", LOG_FILE, "-v4", "--pidfile", pidFile.toString()));
+            if (hook != null) {
+                args.addAll(List.of("--action-script", hook.script().toString()));
+            }
+            args.addAll(job.options().restoreArgs());
+            CriuProcess criu = launcher.start(args, workDir);
+            Held held = hook == null ? null : new Held(hook, job.gate(), listener);
+            Thread gateThread = held == null ? null : daemon(held, "ferry-resume-gate-" + workDir.getFileName());
+            try {
+                listener.phase(RestoreListener.PHASE_CRIU);
+                boolean timedOut = !awaitExit(criu, job.timeout());
+                Duration duration = Duration.ofNanos(System.nanoTime() - start);
+                if (held != null) {
+                    hook.cancel();
+                    join(gateThread);
+                    if (gateThread.isAlive()) {
+                        gateThread.interrupt();
+                        join(gateThread);
+                    }
+                }
+                int exit = criu.isAlive() ? -1 : criu.exitValue();
+                if (timedOut) {
+                    throw CriuException.fromLog("restore", exit, log, "CRIU did not finish within the restore timeout ("
+                            + job.timeout() + ") and was stopped", null);
+                }
+                if (exit != 0) {
+                    throw CriuException.fromLog("restore", exit, log, held == null ? null : held.refusal.get(), null);
+                }
+                return new RestoreOutcome(readPid(pidFile), 0, 0, 0, duration, workDir, log);
+            } finally {
+                criu.stop(STOP_GRACE);
+            }
+        } finally {
+            if (hook != null) {
+                try {
+                    hook.close();
+                } catch (IOException e) {
+                    LOG.log(Level.WARNING, "cleaning up after the restore: " + e.getMessage());
+                }
+            }
+        }
+    }
+
     private static List<String> criuArgs(RestoreJob job, Path workDir, Path pidFile, ActionScriptGate hook) {
         List<String> args = new ArrayList<>(List.of("restore", "--stream", "-d", "-D", workDir.toString(),
                 "-o", LOG_FILE, "-v4", "--pidfile", pidFile.toString()));

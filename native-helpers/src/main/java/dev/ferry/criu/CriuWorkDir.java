@@ -39,4 +39,22 @@ public final class CriuWorkDir {
         }
         throw new IOException("could not create a fresh work directory in " + absoluteRoot + " after 16 attempts");
     }
+
+    /**
+     * Null if {@code dir} (created if missing) is on tmpfs; else what is wrong. Post-copy keeps CRIU's non-page
+     * images there while they are sent or restored: ferry never writes checkpoint images to disk.
+     */
+    public static String tmpfsProblem(java.nio.file.Path dir) {
+        try {
+            java.nio.file.Files.createDirectories(dir);
+            String type = java.nio.file.Files.getFileStore(dir).type();
+            if (type.equals("tmpfs") || type.equals("ramfs")) {
+                return null;
+            }
+            return dir + " is on " + type + " (expected: tmpfs, since ferry never writes checkpoint images to disk);"
+                    + " mount a tmpfs on /dev/shm";
+        } catch (java.io.IOException e) {
+            return "cannot use " + dir + " for post-copy images: " + e.getMessage();
+        }
+    }
 }

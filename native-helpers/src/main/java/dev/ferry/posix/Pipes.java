@@ -62,9 +62,22 @@ public final class Pipes {
      */
     public static int maxPipeSize() {
         try {
-            return Integer.parseInt(Files.readString(PIPE_MAX_SIZE, StandardCharsets.US_ASCII).trim());
+            return Integer.parseInt(readSysctl(PIPE_MAX_SIZE));
         } catch (IOException | NumberFormatException e) {
             return -1;
+        }
+    }
+
+    /**
+     * A {@code /proc/sys} value, read with one {@code read(2)}: a sysctl file answers only a read at offset 0, so
+     * {@link Files#readString}, which reads a zero-size file a byte at a time, gets the first digit alone
+     * ("1" for 1048576).
+     */
+    public static String readSysctl(java.nio.file.Path file) throws IOException {
+        try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(file)) {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4096);
+            int n = c.read(b);
+            return n <= 0 ? "" : new String(b.array(), 0, n, StandardCharsets.US_ASCII).trim();
         }
     }
 

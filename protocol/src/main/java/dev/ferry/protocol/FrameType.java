@@ -41,7 +41,13 @@ public enum FrameType {
     /** On a new connection: continue a snapshot whose connection dropped (name, resume token). Stream 0. */
     SNAPSHOT_REATTACH(0x10),
     /** The cache's answer to SNAPSHOT_REATTACH: the images it holds and their sizes. Stream 0. */
-    SNAPSHOT_REATTACHED(0x11);
+    SNAPSHOT_REATTACHED(0x11),
+    /** The cache opens a byte channel (post-copy: CRIU's page-server connection) on this stream id. Stream >= 1. */
+    CHANNEL_OPEN(0x12),
+    /** Raw bytes of one channel, either way, no protobuf. Stream >= 1. */
+    CHANNEL_DATA(0x13),
+    /** The sender sends no more bytes on this channel, with how its end finished. Stream >= 1. */
+    CHANNEL_CLOSE(0x14);
 
     private static final FrameType[] BY_WIRE = new FrameType[256];
 
@@ -65,6 +71,11 @@ public enum FrameType {
     /** True for the frames that carry a stream id of 1 or more (IMAGE_OPEN, IMAGE_DATA, IMAGE_END). */
     public boolean isImageStream() {
         return this == IMAGE_OPEN || this == IMAGE_DATA || this == IMAGE_END;
+    }
+
+    /** True for the frames of a byte channel (CHANNEL_OPEN, CHANNEL_DATA, CHANNEL_CLOSE): stream ids of their own, >= 1. */
+    public boolean isChannel() {
+        return this == CHANNEL_OPEN || this == CHANNEL_DATA || this == CHANNEL_CLOSE;
     }
 
     /**

@@ -23,7 +23,7 @@ class WireEnumsTest {
 
     @Test
     void unknownFrameTypeIsRefused() {
-        for (int wire : new int[] {0x00, 0x12, 0xff, -1, 256}) {
+        for (int wire : new int[] {0x00, 0x15, 0xff, -1, 256}) {
             ProtocolException e = assertThrows(ProtocolException.class, () -> FrameType.fromWire(wire));
             assertEquals(ErrorCode.UNKNOWN_FRAME_TYPE, e.code());
         }

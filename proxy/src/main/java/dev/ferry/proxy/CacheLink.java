@@ -104,6 +104,8 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     private volatile IOException failure;
     private volatile SnapshotName snapshot;
     private volatile boolean migration;
+    /** A post-copy migration: the commit completes at SNAPSHOT_ACK (the source must serve pages during the restore). */
+    private volatile boolean lazy;
     private volatile long restoredAt;
     private volatile long heldAt;
     private final AtomicInteger handOver = new AtomicInteger(OPEN);
@@ -115,6 +117,10 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     private volatile boolean reconnecting;
     private volatile boolean aborted;
     private volatile HelloAck helloAck;
+    /** Post-copy: CRIU's page-server socket until the cache opens its channel, then the tunnel that owns it. */
+    private volatile java.nio.channels.SocketChannel pageSocket;
+    private volatile dev.ferry.protocol.tunnel.ChannelTunnel tunnel;
+    private final CompletableFuture<Void> lazyComplete = new CompletableFuture<>();
 
     private CacheLink(String target, Dialer dialer) {
         this.target = target;
@@ -285,6 +291,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             this.retryFor = Duration.ofMillis(begin.retryForMillis());
             this.window = new ResendWindow(ResendWindow.DEFAULT_LIMIT);
         }
+        this.lazy = begin.isMigration() && begin.migrate().getLazyPages();
         checkFailure();
         send(begin);
         try {
@@ -393,7 +400,9 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             }
             send(c);
         }
-        if (!migration) {
+        if (!migration || lazy) {
+            // post-copy: the target's restore already faults pages in (CRIU's restorer touches lazy memory before
+            // post-restore), so the source's CRIU must leave post-dump and serve them once the images are verified
             return committed;
         }
         MigrationCommit commit = new MigrationCommit();
@@ -739,6 +748,107 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         return restoredAt;
     }
 
+    /**
+     * Post-copy: the dump engine's view of this link. CRIU's page-server socket waits here until the cache opens the
+     * page-server channel (CHANNEL_OPEN, once its {@code criu lazy-pages} runs), then a {@link
+     * dev.ferry.protocol.tunnel.ChannelTunnel} joins the two; {@code complete} is the cache's CHANNEL_CLOSE.
+     */
+    public dev.ferry.dump.LazyDumpEngine.PageServerLink pageServer() {
+        return new dev.ferry.dump.LazyDumpEngine.PageServerLink() {
+            @Override
+            public void attach(java.nio.channels.SocketChannel socket) {
+                pageSocket = socket;
+            }
+
+            @Override
+            public CompletableFuture<Void> failed() {
+                return failed;
+            }
+
+            @Override
+            public CompletableFuture<Void> complete() {
+                return lazyComplete;
+            }
+
+            @Override
+            public void close() {
+                closePageServer();
+            }
+
+            @Override
+            public boolean targetMayRun() {
+                return handOver.get() == RESUMING;
+            }
+        };
+    }
+
+    /** Page bytes CRIU served so far through the tunnel (post-copy), or 0. */
+    public long lazyBytes() {
+        var t = tunnel;
+        return t == null ? 0 : t.bytesOut();
+    }
+
+    private synchronized void closePageServer() {
+        var t = tunnel;
+        if (t != null) {
+            t.abort();
+        }
+        var s = pageSocket;
+        if (s != null) {
+            try {
+                s.close();
+            } catch (IOException e) {
+                LOG.fine(() -> "closing CRIU's page-server socket: " + e);
+            }
+        }
+    }
+
+    /** CHANNEL_OPEN from the cache, on the event loop: join CRIU's page-server socket to the channel. */
+    synchronized void channelOpened(dev.ferry.protocol.codec.ChannelOpen open) {
+        var s = pageSocket;
+        if (s == null || tunnel != null || !migration || !open.snapshot().equals(snapshot) || !s.isOpen()) {
+            fail(new CacheLinkException("unexpected CHANNEL_OPEN " + open.streamId() + " for " + open.snapshot()
+                    + " from the image-cache at " + target + " (expected: one page-server channel, for a post-copy"
+                    + " migration of " + snapshot + ")"));
+            return;
+        }
+        var t = new dev.ferry.protocol.tunnel.ChannelTunnel(channel, open.streamId(), s, n -> { });
+        tunnel = t;
+        t.localEnded().whenComplete((v, e) -> {
+            if (e == null) {
+                t.sendClose(null, ""); // CRIU served the last page and closed its end
+            }
+        });
+        t.start();
+        LOG.info(() -> "snapshot " + snapshot + ": page-server channel " + open.streamId() + " open to " + target);
+    }
+
+    /** CHANNEL_DATA, on the event loop; takes over {@code data}. */
+    void channelData(dev.ferry.protocol.codec.ChannelData data) {
+        var t = tunnel;
+        if (t == null || t.streamId() != data.streamId()) {
+            data.release();
+            fail(new CacheLinkException("CHANNEL_DATA on channel " + data.streamId() + ", which is not open"));
+            return;
+        }
+        t.deliver(data);
+    }
+
+    /** CHANNEL_CLOSE from the cache: its {@code criu lazy-pages} ended; ok means every page arrived. */
+    void channelClosed(dev.ferry.protocol.codec.ChannelClose close) {
+        var t = tunnel;
+        if (t == null || t.streamId() != close.streamId()) {
+            fail(new CacheLinkException("CHANNEL_CLOSE on channel " + close.streamId() + ", which is not open"));
+            return;
+        }
+        t.remoteClosed();
+        if (close.ok()) {
+            lazyComplete.complete(null);
+        } else {
+            lazyComplete.completeExceptionally(new CacheRefusedException(close.code(), close.message()));
+        }
+    }
+
     /** Records the first failure and fails everything waiting on the link. */
     void fail(IOException cause) {
         synchronized (this) {
@@ -752,6 +862,11 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         committed.completeExceptionally(cause);
         restored.completeExceptionally(cause);
         failed.completeExceptionally(cause);
+        lazyComplete.completeExceptionally(cause);
+        var t = tunnel;
+        if (t != null) {
+            t.abort();
+        }
         writabilityChanged();
         if (!(cause instanceof CacheRefusedException)) {
             channel.close();

@@ -65,6 +65,9 @@ final class DumpService implements ControlServer.Handler {
     private final ProxyEvents events;
     /** One permit per dump or migration that may run at once (--max-concurrent-dumps); fair: first come, first run. */
     private final Semaphore running;
+    /** Where post-copy dumps put CRIU's non-page images while they are sent: tmpfs, never disk. */
+    static final java.nio.file.Path LAZY_DIR = java.nio.file.Path.of("/dev/shm/ferry");
+    private volatile dev.ferry.dump.LazyDumpEngine lazyEngine;
 
     /** @param tls the client TLS context towards the cache, or null for plain TCP */
     DumpService(ProxyConfig config, DumpEngine engine, EventLoopGroup group, Class<? extends Channel> channelClass,
@@ -83,6 +86,12 @@ final class DumpService implements ControlServer.Handler {
         this.channelClass = channelClass;
         this.migrations = new MigrationSource(config, this);
         this.running = new Semaphore(config.maxConcurrentDumps(), true);
+    }
+
+    /** Enables {@code ferry migrate --lazy}. */
+    DumpService withLazy(dev.ferry.dump.LazyDumpEngine engine) {
+        this.lazyEngine = engine;
+        return this;
     }
 
     @Override
@@ -137,7 +146,8 @@ final class DumpService implements ControlServer.Handler {
         } catch (IllegalArgumentException e) {
             return Results.failure(ExitCode.USAGE, e.getMessage());
         }
-        return run(new Plan(name, pid, options, config.cacheHost(), config.cachePort(), null, Duration.ZERO, null), session,
+        return run(new Plan(name, pid, options, config.cacheHost(), config.cachePort(), null, Duration.ZERO, null,
+                        false, Duration.ZERO), session,
                 DumpListener.NONE);
     }
 
@@ -149,7 +159,7 @@ final class DumpService implements ControlServer.Handler {
      * @param handOver     for a migration, what the source does once CRIU has ended it; null for a plain dump
      */
     record Plan(SnapshotName name, long pid, CriuOptions options, String host, int port, MigrateSpec migrate,
-                Duration restoreTime, HandOver handOver) {
+                Duration restoreTime, HandOver handOver, boolean lazy, Duration lazyTimeout) {
         Plan {
             if ((migrate == null) != (handOver == null)) {
                 throw new IllegalArgumentException("a migration needs a hand-over, a plain dump has none");
@@ -236,7 +246,9 @@ final class DumpService implements ControlServer.Handler {
         try {
             // the target's preflight and admission run before SNAPSHOT_READY; nothing is frozen while we wait, and
             // under many concurrent migrations the target may take longer than a connect to answer
-            link.begin(new SnapshotBegin(name, expected, pid, config.criu().version(), plan.migrate(),
+            // post-copy sends no lazy pages as images: announce what the cache will hold, not the process's size
+            long announced = plan.lazy() ? Math.min(expected, (expected >> 6) + (16L << 20)) : expected;
+            link.begin(new SnapshotBegin(name, announced, pid, config.criu().version(), plan.migrate(),
                     config.retryFor().toMillis()), max(config.connectTimeout(), READY_TIMEOUT));
         } catch (IOException e) {
             link.close();
@@ -263,7 +275,8 @@ final class DumpService implements ControlServer.Handler {
                 @Override
                 public void phase(String reported) {
                     // a migration's commit completes when the target runs the tree: "restored", after "restore"
-                    String phase = plan.migrate() != null && reported.equals(PHASE_COMMITTED) && acknowledged.get()
+                    // (post-copy commits at SNAPSHOT_ACK itself: its "restored" comes with SNAPSHOT_RESTORED, as post-copy)
+                    String phase = plan.migrate() != null && !plan.lazy() && reported.equals(PHASE_COMMITTED) && acknowledged.get()
                             ? MigrationSource.PHASE_RESTORED : reported;
                     LOG.info(() -> "snapshot " + name + ": " + phase);
                     session.progress(phase, bytes.get(), images.get(), "");
@@ -314,7 +327,12 @@ final class DumpService implements ControlServer.Handler {
             }
             DumpJob job = new DumpJob(pid, name, plan.options(), config.commitTimeout().plus(plan.restoreTime()),
                     config.dumpTimeout().plus(plan.restoreTime()));
-            DumpOutcome outcome = engine.dump(job, link, listener);
+            DumpOutcome outcome;
+            if (plan.lazy()) {
+                outcome = lazyDump(plan, job, link, listener, session, expected);
+            } else {
+                outcome = engine.dump(job, link, listener);
+            }
             Optional<CriuStats> stats = CriuStatsFile.read(outcome.workDir());
             events.snapshotCommitted(outcome.duration());
             stats.filter(CriuStats::hasDump).ifPresent(st -> events.frozen(Duration.ofNanos(st.getDump().getFrozenTimeUs() * 1000)));
@@ -348,8 +366,115 @@ final class DumpService implements ControlServer.Handler {
         }
     }
 
+    /**
+     * A post-copy dump: the lazy engine with the link's page-server channel; while pages cross, a reporter thread
+     * sends "post-copy" progress (page bytes arrived, about how many are still on the source, the rate) and counts
+     * them in the metrics.
+     */
+    private DumpOutcome lazyDump(Plan plan, DumpJob job, CacheLink link, DumpListener listener, ControlSession session,
+                                 long expected) throws IOException {
+        dev.ferry.dump.LazyDumpEngine lazy = lazyEngine;
+        if (lazy == null) {
+            throw new IOException("this image-proxy does not do post-copy (--lazy)");
+        }
+        java.util.concurrent.atomic.AtomicLong imageBytes = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        DumpListener counting = new DumpListener() {
+            @Override
+            public void phase(String phase) {
+                listener.phase(phase);
+            }
+
+            @Override
+            public void imageOpened(dev.ferry.protocol.image.ImageName name) {
+                listener.imageOpened(name);
+            }
+
+            @Override
+            public void bytes(long delta) {
+                imageBytes.addAndGet(delta);
+                listener.bytes(delta);
+            }
+
+            @Override
+            public void imageFinished(ImageDigest digest) {
+                listener.imageFinished(digest);
+            }
+        };
+        Thread reporter = new Thread(() -> reportLazy(plan, link, session, expected, imageBytes, done),
+                "ferry-lazy-progress-" + plan.name());
+        reporter.setDaemon(true);
+        reporter.start();
+        try {
+            return lazy.dump(job, link, link.pageServer(), counting, plan.lazyTimeout());
+        } finally {
+            done.set(true);
+            reporter.interrupt();
+        }
+    }
+
+    private void reportLazy(Plan plan, CacheLink link, ControlSession session, long expected,
+                            java.util.concurrent.atomic.AtomicLong imageBytes, java.util.concurrent.atomic.AtomicBoolean done) {
+        long last = 0;
+        long lastAt = System.nanoTime();
+        while (!done.get()) {
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                break;
+            }
+            long now = link.lazyBytes();
+            if (now == last) {
+                continue;
+            }
+            long at = System.nanoTime();
+            events.lazyBytesSent(now - last);
+            double rate = (now - last) / Math.max(1e-9, (at - lastAt) / 1e9);
+            long remote = Math.max(0, expected - imageBytes.get() - now);
+            session.progress(MigrationSource.PHASE_POST_COPY, now, 0, String.format(
+                    "post-copy: %d page bytes arrived, about %d still on the source, %.1f MB/s", now, remote, rate / 1e6));
+            last = now;
+            lastAt = at;
+        }
+        long rest = link.lazyBytes() - last;
+        if (rest > 0) {
+            events.lazyBytesSent(rest);
+        }
+    }
+
     /** The result for a failed dump: the link's failure comes first (it is why CRIU failed), then CRIU's. */
     private static Result failure(SnapshotName name, long pid, CacheLink link, Exception e) {
+        if (e instanceof dev.ferry.dump.LazyRollbackException back) {
+            String lock = "";
+            try {
+                dev.ferry.criu.NetworkLock.removeLeftovers(back.logPath());
+            } catch (IOException le) {
+                lock = "; WARNING: removing CRIU's network lock failed, remove it by hand: " + le.getMessage();
+            }
+            IOException linkFailure = link.failure();
+            ExitCode code = linkFailure instanceof CacheRefusedException refused ? exitFor(refused.code())
+                    : ExitCode.PEER_UNREACHABLE;
+            return Results.failure(code, "snapshot " + name + ": " + (linkFailure != null ? linkFailure.getMessage()
+                    + "; " : "") + back.getMessage() + "; process " + pid + " keeps running (post-copy: connections"
+                    + " dumped with --tcp-established are lost)" + lock).toBuilder()
+                    .setCriuLogPath(String.valueOf(back.logPath())).build();
+        }
+        if (e instanceof dev.ferry.dump.LazyPagesException lazy) {
+            String lock = "";
+            try {
+                // the post-dump hook said ok, so CRIU left its network lock for the hand-over that never came
+                dev.ferry.criu.NetworkLock.removeLeftovers(lazy.logPath());
+            } catch (IOException le) {
+                lock = "; WARNING: removing CRIU's network lock failed, remove it by hand: " + le.getMessage();
+            }
+            return Results.failure(ExitCode.FAILURE, "snapshot " + name + ": post-copy failed after " + link.lazyBytes()
+                    + " page bytes had crossed: " + lazy.getMessage()
+                    + ". The process already ran on the target while some of its memory was still on the source;"
+                    + " without those pages it cannot go on, so it was stopped on both nodes (the target's copy and"
+                    + " the stale source, pid " + pid + "). This is the trade-off of --lazy (docs/migrate.md);"
+                    + " without --lazy the source runs on after any failure" + lock).toBuilder()
+                    .setCriuLogPath(String.valueOf(lazy.logPath())).build();
+        }
         String source = ProcessMemory.exists(pid)
                 ? "; CRIU rolled back and process " + pid + " keeps running"
                 : "; process " + pid + " is no longer there";

@@ -84,7 +84,8 @@ public final class ImageProxy implements AutoCloseable {
             NativeWarmup.run(work);
             DumpEngine engine = new DumpEngine(config.criu(), work);
             control = ControlServer.start(config.runDir(), ProxyConfig.CONTROL_SOCKET, "proxy", config.controlAccess(),
-                    new DumpService(config, engine, group, channelClass, tls, events));
+                    new DumpService(config, engine, group, channelClass, tls, events)
+                            .withLazy(new dev.ferry.dump.LazyDumpEngine(config.criu(), work, DumpService.LAZY_DIR)));
         } catch (IOException | RuntimeException e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             throw e;

@@ -43,6 +43,12 @@ final class MigrationSource {
     static final String PHASE_RESTORE = "restore";
     static final String PHASE_RESTORED = "restored";
     static final String PHASE_HANDOVER = "handover";
+    /** Post-copy: the tree runs on the target, its remaining pages cross. */
+    static final String PHASE_POST_COPY = "post-copy";
+    /** How long the pages of a post-copy migration may take to arrive, unless the request says. */
+    static final Duration DEFAULT_LAZY_TIMEOUT = Duration.ofMinutes(10);
+    /** What CRIU's page server needs on the source to splice pages ({@code F_SETPIPE_SZ} of ~3.2 MiB). */
+    static final long LAZY_PIPE_MAX_SIZE = 4194304;
     /** How long a passing {@code criu check} stands for the next migrations (many at once would each run CRIU). */
     static final Duration CHECK_VALID_FOR = Duration.ofSeconds(30);
     private static final Logger LOG = Logger.getLogger(MigrationSource.class.getName());
@@ -110,6 +116,16 @@ final class MigrationSource {
             }
         }
         session.progress("preflight", 0, 0, "checking CRIU and the service address on this node");
+        if (r.getLazy()) {
+            String pipe = pipeMaxSizeProblem();
+            if (pipe != null) {
+                return refused(name, pid, pipe);
+            }
+            String tmpfs = dev.ferry.dump.LazyDumpEngine.tmpfsProblem(DumpService.LAZY_DIR);
+            if (tmpfs != null) {
+                return refused(name, pid, tmpfs);
+            }
+        }
         try {
             Criu.CheckResult check = criuCheck.check();
             if (!check.ok()) {
@@ -133,13 +149,15 @@ final class MigrationSource {
                 .setRestore(r.getRestore())
                 .setMoveIp(address == null ? "" : address.cidr() + (address.device() == null ? "" : "@" + address.device()))
                 .setRestoreTimeoutMillis(restoreTimeout.toMillis())
+                .setLazyPages(r.getLazy())
+                .setLazyTimeoutMillis(lazyTimeout(r).toMillis())
                 .build();
         String host = r.getToHost().isEmpty() ? config.cacheHost() : r.getToHost();
         int port = r.getToPort() == 0 ? config.cachePort() : r.getToPort();
         Clock c = new Clock();
         AddressOnSource a = address == null ? null : new AddressOnSource(address, device);
         DumpService.Plan plan = new DumpService.Plan(name, pid, options, host, port, spec, restoreTimeout,
-                (p, link, outcome) -> handOver(p, link, outcome, session, c, a));
+                (p, link, outcome) -> handOver(p, link, outcome, session, c, a), r.getLazy(), lazyTimeout(r));
         LOG.info(() -> "snapshot " + name + ": migration of pid " + pid + " to " + plan.target() + " starting");
         Result result = dumps.run(plan, session, c);
         if (result.getOk()) {
@@ -151,6 +169,28 @@ final class MigrationSource {
                 .setSourceResumed(ProcessMemory.exists(pid))
                 .setMessage("migration of pid " + pid + " to " + plan.target() + " failed: " + result.getMessage())
                 .build();
+    }
+
+    private static Duration lazyTimeout(MigrateRequest r) {
+        return r.getLazyTimeoutMillis() > 0 ? Duration.ofMillis(r.getLazyTimeoutMillis()) : DEFAULT_LAZY_TIMEOUT;
+    }
+
+    /**
+     * Null if {@code fs.pipe-max-size} lets CRIU's page server size its pipes; else the problem and the fix. The
+     * source's CRIU calls {@code F_SETPIPE_SZ} with ~3.2 MiB when it serves lazy pages; with the default 1 MiB that
+     * fails, it splices into an unusable pipe, and post-copy fails (field notes §5).
+     */
+    static String pipeMaxSizeProblem() {
+        try {
+            long v = Long.parseLong(dev.ferry.posix.Pipes.readSysctl(java.nio.file.Path.of("/proc/sys/fs/pipe-max-size")));
+            if (v >= LAZY_PIPE_MAX_SIZE) {
+                return null;
+            }
+            return "fs.pipe-max-size is " + v + " on the source (expected: >= " + LAZY_PIPE_MAX_SIZE + " for --lazy: CRIU's"
+                    + " page server sizes its pipes to ~3.2 MiB); run `sysctl -w fs.pipe-max-size=" + LAZY_PIPE_MAX_SIZE + "`";
+        } catch (IOException | NumberFormatException e) {
+            return "cannot read /proc/sys/fs/pipe-max-size: " + e.getMessage();
+        }
     }
 
     /** The service address to take off this node in the hand-over, and its device. */
@@ -226,7 +266,14 @@ final class MigrationSource {
                 + outcome.images() + " images, " + outcome.bytes() + " bytes at "
                 + String.format("%.1f", outcome.bytes() / seconds / 1e6) + " MB/s, frozen " + freezeMillis + " ms"
                 + (problems.isEmpty() ? "" : "; WARNING, clean up by hand: " + String.join("; ", problems));
-        return Results.success(summary)
+        Result.Builder b = Results.success(summary);
+        if (plan.lazy()) {
+            long lazyBytes = link.lazyBytes();
+            long lazyMillis = Math.max(0, (ended - restoredAt) / 1_000_000);
+            b.setLazyBytes(lazyBytes).setLazyMillis(lazyMillis).setMessage(summary + "; post-copy: " + lazyBytes
+                    + " page bytes followed in " + lazyMillis + " ms");
+        }
+        return b
                 .setBytes(outcome.bytes())
                 .setImages(outcome.images())
                 .setDurationMillis(millis)

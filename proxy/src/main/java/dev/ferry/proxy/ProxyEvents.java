@@ -32,6 +32,9 @@ public interface ProxyEvents {
     /** An image was captured and sent completely. */
     default void imageSent(ImageName name) { }
 
+    /** Post-copy page bytes tunnelled to the target since the last call. */
+    default void lazyBytesSent(long bytes) { }
+
     /** The snapshot never began: the cache refused it or could not be reached. {@code code} is null if unreachable. */
     default void snapshotRefused(ErrorCode code) { }
 

@@ -78,6 +78,13 @@ public final class ProxyMetrics implements ProxyEvents, MeterBinder {
     }
 
     @Override
+    public void lazyBytesSent(long bytes) {
+        if (registry != null) {
+            counter(registry, FerryMeters.LAZY_SENT).register(registry).increment(bytes);
+        }
+    }
+
+    @Override
     public void imageSent(ImageName name) {
         if (registry != null) {
             counter(registry, FerryMeters.IMAGES_SENT).tag(FerryMeters.TAG_IMAGE_KIND, FerryMeters.imageKind(name.value()))

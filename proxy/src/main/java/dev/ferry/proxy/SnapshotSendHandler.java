@@ -60,6 +60,12 @@ final class SnapshotSendHandler extends SimpleChannelInboundHandler<WireMessage>
             link.snapshotHeld(held);
         } else if (msg instanceof SnapshotRestored restored) {
             link.snapshotRestored(restored);
+        } else if (msg instanceof dev.ferry.protocol.codec.ChannelData data) {
+            link.channelData(data.retain()); // the tunnel owns this reference; the handler releases its own
+        } else if (msg instanceof dev.ferry.protocol.codec.ChannelOpen open) {
+            link.channelOpened(open);
+        } else if (msg instanceof dev.ferry.protocol.codec.ChannelClose close) {
+            link.channelClosed(close);
         } else if (msg instanceof ErrorMessage error) {
             link.fail(new CacheRefusedException(error.code(), error.message()));
         } else {

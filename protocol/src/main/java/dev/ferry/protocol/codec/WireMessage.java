@@ -7,12 +7,13 @@ import dev.ferry.protocol.Wire;
  * A decoded ferry frame: one small immutable record per {@link FrameType}. {@link WireMessageDecoder}
  * makes them from frames, {@link WireMessageEncoder} makes frames from them.
  *
- * <p>Only {@link ImageData} holds a buffer (and is reference counted); the others hold plain values.
+ * <p>Only {@link ImageData} and {@link ChannelData} hold a buffer (and is reference counted); the others hold plain values.
  */
 public sealed interface WireMessage
         permits Hello, HelloAck, SnapshotBegin, ImageOpen, ImageData, ImageEnd,
                 SnapshotCommit, SnapshotAck, SnapshotAbort, ErrorMessage, SnapshotReady,
-                SnapshotRestored, SnapshotHeld, SnapshotResume, Received, SnapshotReattach, SnapshotReattached {
+                SnapshotRestored, SnapshotHeld, SnapshotResume, Received, SnapshotReattach, SnapshotReattached,
+                ChannelOpen, ChannelData, ChannelClose {
 
     /** The frame type that carries this message. */
     FrameType type();

@@ -82,6 +82,9 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
             case RECEIVED -> received(frame);
             case SNAPSHOT_REATTACH -> snapshotReattach(frame);
             case SNAPSHOT_REATTACHED -> snapshotReattached(frame);
+            case CHANNEL_OPEN -> channelOpen(frame);
+            case CHANNEL_DATA -> new ChannelData(frame.streamId(), frame.payload().retainedSlice());
+            case CHANNEL_CLOSE -> channelClose(frame);
         };
     }
 
@@ -153,6 +156,21 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
         return new SnapshotHeld(snapshotName(frame, p.getSnapshot()), notNegative(frame, "held pid", p.getPid()));
     }
 
+    private static ChannelOpen channelOpen(Frame frame) {
+        var p = parse(frame, dev.ferry.protocol.message.ChannelOpen.parser());
+        if (!ChannelOpen.PAGE_SERVER.equals(p.getKind())) {
+            throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, "CHANNEL_OPEN kind: '" + p.getKind()
+                    + "' (expected: '" + ChannelOpen.PAGE_SERVER + "')");
+        }
+        return new ChannelOpen(frame.streamId(), snapshotName(frame, p.getSnapshot()), p.getKind());
+    }
+
+    private static ChannelClose channelClose(Frame frame) {
+        var p = parse(frame, dev.ferry.protocol.message.ChannelClose.parser());
+        ErrorCode code = p.getCode() == 0 ? null : ErrorCode.fromWire(p.getCode());
+        return new ChannelClose(frame.streamId(), code, p.getMessage(), notNegative(frame, "channel bytes", p.getBytes()));
+    }
+
     private static ImageOpen imageOpen(Frame frame) {
         var p = parse(frame, dev.ferry.protocol.message.ImageOpen.parser());
         return new ImageOpen(frame.streamId(), imageName(frame, p.getName()));
@@ -198,11 +216,11 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
 
     private static void checkStreamId(Frame frame) {
         int id = frame.streamId();
-        if (frame.type().isImageStream()) {
+        if (frame.type().isImageStream() || frame.type().isChannel()) {
             if (id <= Wire.SNAPSHOT_STREAM) {
                 throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, "stream id on " + frame.type() + ": "
                         + Integer.toUnsignedString(id) + " (expected: 1 to " + Integer.MAX_VALUE
-                        + ", the image stream opened by IMAGE_OPEN)");
+                        + ", the image stream or channel it belongs to)");
             }
         } else if (id != Wire.SNAPSHOT_STREAM) {
             throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, "stream id on " + frame.type() + ": "

@@ -42,6 +42,9 @@ public class WireMessageEncoder extends MessageToMessageEncoder<WireMessage> {
         if (msg instanceof ImageData d) {
             return new Frame(d.type(), d.streamId(), d.data().retain());
         }
+        if (msg instanceof ChannelData d) {
+            return new Frame(d.type(), d.streamId(), d.data().retain());
+        }
         return new Frame(msg.type(), msg.streamId(), serialize(toProto(msg), alloc));
     }
 
@@ -111,6 +114,12 @@ public class WireMessageEncoder extends MessageToMessageEncoder<WireMessage> {
                     .setPid(m.pid()).build();
         } else if (msg instanceof SnapshotResume m) {
             return dev.ferry.protocol.message.SnapshotResume.newBuilder().setSnapshot(m.snapshot().value()).build();
+        } else if (msg instanceof ChannelOpen m) {
+            return dev.ferry.protocol.message.ChannelOpen.newBuilder().setSnapshot(m.snapshot().value())
+                    .setKind(m.kind()).build();
+        } else if (msg instanceof ChannelClose m) {
+            return dev.ferry.protocol.message.ChannelClose.newBuilder().setCode(m.code() == null ? 0 : m.code().wire())
+                    .setMessage(m.message()).setBytes(m.bytes()).build();
         } else if (msg instanceof ErrorMessage m) {
             return dev.ferry.protocol.message.Error.newBuilder().setCode(m.code().wire())
                     .setMessage(m.message()).setSnapshot(m.snapshot()).build();

@@ -181,9 +181,9 @@ class FrameDecoderTest {
     @Test
     void refusesUnknownFrameType() {
         EmbeddedChannel ch = new EmbeddedChannel(new FrameDecoder());
-        ProtocolException e = refusal(ch, rawFrame(6, 0x12, 0, 0, new byte[0]));
+        ProtocolException e = refusal(ch, rawFrame(6, 0x15, 0, 0, new byte[0]));
         assertEquals(ErrorCode.UNKNOWN_FRAME_TYPE, e.code());
-        assertTrue(e.getMessage().startsWith("frame type: 0x12 (expected:"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("frame type: 0x15 (expected:"), e.getMessage());
         assertFalse(ch.finish());
     }
 

@@ -103,16 +103,25 @@ class WireMessageCodecTest {
                 new SnapshotReattached(WEB1, List.of(
                         new SnapshotReattached.HeldImage(ImageName.of("pages-1.img"), 7, 4 << 20, false),
                         new SnapshotReattached.HeldImage(ImageName.of("inventory.img"), 0, 42, true))),
+                new ChannelOpen(1, WEB1, ChannelOpen.PAGE_SERVER),
+                new ChannelData(1, Unpooled.wrappedBuffer(IMAGE_BYTES)),
+                new ChannelClose(1, null, "", 1L << 30),
+                new ChannelClose(1, ErrorCode.INTERNAL, "target: criu lazy-pages failed (exit 1)", 0),
                 new ErrorMessage(ErrorCode.MANIFEST_MISMATCH, "image count: 1 (expected: 2)", "web1"),
                 new ErrorMessage(ErrorCode.INTERNAL, "", ""));
         EmbeddedChannel ch = pipeline();
         for (WireMessage sent : all) {
             // the pipeline consumes and releases a sent ImageData: compare with a fresh one
             WireMessage expected = sent instanceof ImageData d
-                    ? new ImageData(d.streamId(), Unpooled.wrappedBuffer(IMAGE_BYTES)) : sent;
+                    ? new ImageData(d.streamId(), Unpooled.wrappedBuffer(IMAGE_BYTES))
+                    : sent instanceof ChannelData c ? new ChannelData(c.streamId(), Unpooled.wrappedBuffer(IMAGE_BYTES)) : sent;
             WireMessage received = loopBack(ch, sent);
             assertEquals(expected, received);
             assertEquals(sent.type(), received.type());
+            if (received instanceof ChannelData c) {
+                assertTrue(c.release());
+                assertEquals(0, ((ChannelData) sent).refCnt());
+            }
             if (received instanceof ImageData d) {
                 // the payload travels without a copy: the received slice holds the sent bytes until released
                 assertTrue(d.release());
@@ -200,6 +209,25 @@ class WireMessageCodecTest {
         assertEquals("00000022" + "07" + "00" + "00000000" + "0a0477656231"
                         + "1214" + "0a0b70616765732d312e696d67" + "1010" + "1dcdab3412",
                 encodedHex(new SnapshotCommit(WEB1, List.of(new ImageDigest(ImageName.of("pages-1.img"), 16, 0x1234abcd)))));
+    }
+
+    @Test
+    void encodesChannelFramesAsInWireFormatDoc() {
+        assertEquals("00000019" + "12" + "00" + "00000001" + "0a0477656231" + "120b" + "706167652d736572766572",
+                encodedHex(new ChannelOpen(1, WEB1, ChannelOpen.PAGE_SERVER)));
+        assertEquals("0000000c" + "14" + "00" + "00000001" + "18" + "808080800" + "4",
+                encodedHex(new ChannelClose(1, null, "", 1L << 30)));
+    }
+
+    @Test
+    void refusesChannelOfUnknownKindAndChannelFrameOnStreamZero() {
+        byte[] otherKind = dev.ferry.protocol.message.ChannelOpen.newBuilder().setSnapshot("web1").setKind("shell")
+                .build().toByteArray();
+        ProtocolException e = refusal(FrameType.CHANNEL_OPEN, 1, otherKind);
+        assertEquals(ErrorCode.PROTOCOL_ERROR, e.code());
+        assertTrue(e.getMessage().contains("kind: 'shell'"), e.getMessage());
+        ProtocolException zero = refusal(FrameType.CHANNEL_DATA, 0, new byte[] {1});
+        assertEquals(ErrorCode.PROTOCOL_ERROR, zero.code());
     }
 
     /** All the bytes the encoders write for {@code msg}, as hex. */

@@ -1,0 +1,216 @@
+package dev.ferry.cache;
+
+import dev.ferry.criu.Criu;
+import dev.ferry.criu.CriuLog;
+import dev.ferry.criu.CriuProcess;
+import dev.ferry.criu.CriuWorkDir;
+import dev.ferry.criu.PageServerSocket;
+import dev.ferry.protocol.ErrorCode;
+import dev.ferry.protocol.codec.ChannelClose;
+import dev.ferry.protocol.codec.ChannelData;
+import dev.ferry.protocol.codec.ChannelOpen;
+import dev.ferry.protocol.image.ImageDigest;
+import dev.ferry.protocol.image.StoredImage;
+import dev.ferry.protocol.tunnel.ChannelTunnel;
+import dev.ferry.restore.RestoreEngine;
+import dev.ferry.restore.RestoreJob;
+import dev.ferry.restore.RestoreListener;
+import dev.ferry.restore.RestoreOutcome;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelId;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/**
+ * The target's side of one post-copy migration: writes the verified snapshot (no lazy pages in it, a few hundred
+ * KiB) into a private dir on tmpfs, starts {@code criu lazy-pages --page-server} with its page-server socket joined
+ * to a {@link ChannelTunnel} on the proxy's connection (CHANNEL_OPEN), restores with {@code criu restore
+ * --lazy-pages}, and once the tree runs waits for lazy-pages to fetch the last page ({@link #awaitPages}).
+ *
+ * <p>Ownership: owns the tmpfs images dir, the lazy-pages process and the tunnel; {@link #close} ends and deletes
+ * them (lazy-pages is killed if still running). Not thread-safe: one restore thread uses it; the tunnel table
+ * ({@link Tunnels}) is shared with the event loops.
+ */
+final class LazyRestore implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(LazyRestore.class.getName());
+    static final String LOG_FILE = "lazy-pages.log";
+    /** Where images wait for the restore: tmpfs, never disk. */
+    static final Path LAZY_DIR = Path.of("/dev/shm/ferry");
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(15);
+    private static final Duration STOP_GRACE = Duration.ofSeconds(3);
+    private static final int CHANNEL_ID = 1;
+
+    /** The page-server tunnels of the connections that carry a post-copy migration, for their CHANNEL_* frames. */
+    static final class Tunnels {
+        private final ConcurrentMap<ChannelId, ChannelTunnel> byChannel = new ConcurrentHashMap<>();
+
+        /** CHANNEL_DATA on {@code channel}; takes over {@code data}. False if no tunnel has that id there. */
+        boolean data(Channel channel, ChannelData data) {
+            ChannelTunnel t = byChannel.get(channel.id());
+            if (t == null || t.streamId() != data.streamId()) {
+                data.release();
+                return false;
+            }
+            t.deliver(data);
+            return true;
+        }
+
+        /** The proxy's CHANNEL_CLOSE: the source's CRIU served its last page and closed its end. */
+        boolean close(Channel channel, ChannelClose close) {
+            ChannelTunnel t = byChannel.get(channel.id());
+            if (t == null || t.streamId() != close.streamId()) {
+                return false;
+            }
+            t.remoteClosed();
+            return true;
+        }
+    }
+
+    private final Criu criu;
+    private final RestoreEngine engine;
+    private final Tunnels tunnels;
+    private final CacheEvents events;
+    private final Channel channel;
+    private final StoredSnapshot snapshot;
+    private Path images;
+    private Path workDir;
+    private CriuProcess lazyPages;
+    private ChannelTunnel tunnel;
+
+    LazyRestore(Criu criu, RestoreEngine engine, Tunnels tunnels, CacheEvents events, Channel channel,
+                StoredSnapshot snapshot) {
+        this.criu = criu;
+        this.engine = engine;
+        this.tunnels = tunnels;
+        this.events = events;
+        this.channel = channel;
+        this.snapshot = snapshot;
+    }
+
+    /** Restores the tree lazily; returns once it runs. */
+    RestoreOutcome restore(RestoreJob job, Path workRoot, RestoreListener listener) throws IOException {
+        String problem = CriuWorkDir.tmpfsProblem(LAZY_DIR);
+        if (problem != null) {
+            throw new IOException(problem);
+        }
+        images = CriuWorkDir.create(LAZY_DIR, "r");
+        workDir = CriuWorkDir.create(workRoot, "l");
+        for (ImageDigest d : snapshot.manifest()) {
+            StoredImage image = snapshot.find(d.name()).orElseThrow(() -> new IOException("image " + d.name()
+                    + " of snapshot " + snapshot.name() + " is gone"));
+            try (FileChannel out = FileChannel.open(images.resolve(d.name().value()), StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE)) {
+                image.writeTo(out);
+            }
+        }
+        try (PageServerSocket ps = PageServerSocket.listen()) {
+            lazyPages = ps.launcher(criu).start(List.of("lazy-pages", "--page-server", "--ps-socket",
+                    Integer.toString(PageServerSocket.FD), "-D", images.toString(), "-W", workDir.toString(),
+                    "-o", LOG_FILE, "-v4"), workDir);
+            CriuProcess p = lazyPages;
+            tunnel = new ChannelTunnel(channel, CHANNEL_ID, ps.accept(START_TIMEOUT, () -> !p.isAlive()),
+                    events::lazyBytesReceived);
+        }
+        tunnels.byChannel.put(channel.id(), tunnel);
+        channel.writeAndFlush(new ChannelOpen(CHANNEL_ID, snapshot.name(), ChannelOpen.PAGE_SERVER));
+        tunnel.start();
+        awaitLazySocket();
+        return engine.restoreLazy(job, images, workDir, listener);
+    }
+
+    private void awaitLazySocket() throws IOException {
+        Path socket = PageServerSocket.lazySocket(workDir);
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        while (!Files.exists(socket)) {
+            if (!lazyPages.isAlive()) {
+                throw new IOException("criu lazy-pages exited (" + lazyPages.exitValue() + ") before it listened: "
+                        + String.join(" | ", CriuLog.excerpt(workDir.resolve(LOG_FILE), 5)) + "; log: " + workDir.resolve(LOG_FILE));
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                throw new IOException("criu lazy-pages did not create " + socket + " within " + START_TIMEOUT.toSeconds() + " s");
+            }
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while starting criu lazy-pages");
+            }
+        }
+    }
+
+    /** Page bytes that reached lazy-pages so far. */
+    long bytes() {
+        return tunnel == null ? 0 : tunnel.bytesIn();
+    }
+
+    /**
+     * Waits until {@code criu lazy-pages} exits having fetched every page, then tells the proxy (CHANNEL_CLOSE ok).
+     * Null on success; otherwise why the tree cannot go on (the link closed, lazy-pages failed, the timeout
+     * passed), after telling the proxy if the link is still up. Never waits beyond {@code timeout}.
+     */
+    String awaitPages(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String why = null;
+        try {
+            while (!lazyPages.waitFor(Duration.ofMillis(20))) {
+                if (!channel.isActive()) {
+                    why = "the connection to the image-proxy closed with pages still on the source";
+                    break;
+                }
+                if (System.nanoTime() - deadline >= 0) {
+                    why = "criu lazy-pages did not fetch every page within " + timeout.toSeconds() + " s";
+                    break;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            why = "interrupted";
+        }
+        if (why == null && lazyPages.exitValue() != 0) {
+            why = "criu lazy-pages failed (exit " + lazyPages.exitValue() + "): "
+                    + String.join(" | ", CriuLog.excerpt(workDir.resolve(LOG_FILE), 5)) + "; log: " + workDir.resolve(LOG_FILE);
+        }
+        if (why == null) {
+            tunnel.sendClose(null, "");
+        } else {
+            lazyPages.stop(STOP_GRACE);
+            tunnel.sendClose(ErrorCode.INTERNAL, "target: " + why);
+        }
+        return why;
+    }
+
+    @Override
+    public void close() {
+        if (tunnel != null) {
+            tunnels.byChannel.remove(channel.id(), tunnel);
+            tunnel.abort();
+        }
+        if (lazyPages != null) {
+            lazyPages.stop(STOP_GRACE);
+        }
+        if (images != null) {
+            try (Stream<Path> s = Files.walk(images)) {
+                s.sorted(Comparator.reverseOrder()).forEach(p -> {
+                    try {
+                        Files.deleteIfExists(p);
+                    } catch (IOException e) {
+                        LOG.warning(() -> "deleting " + p + ": " + e.getMessage());
+                    }
+                });
+            } catch (IOException e) {
+                LOG.fine(() -> "deleting " + images + ": " + e.getMessage());
+            }
+        }
+    }
+}
