@@ -7,13 +7,14 @@ import dev.ferry.protocol.Wire;
  * A decoded ferry frame: one small immutable record per {@link FrameType}. {@link WireMessageDecoder}
  * makes them from frames, {@link WireMessageEncoder} makes frames from them.
  *
- * <p>Only {@link ImageData} and {@link ChannelData} hold a buffer (and is reference counted); the others hold plain values.
+ * <p>Only the {@link PayloadMessage}s ({@link ImageData}, {@link ChannelData}) hold a buffer and are reference
+ * counted; the others hold plain values.
  */
 public sealed interface WireMessage
-        permits Hello, HelloAck, SnapshotBegin, ImageOpen, ImageData, ImageEnd,
+        permits Hello, HelloAck, SnapshotBegin, ImageOpen, PayloadMessage, ImageEnd,
                 SnapshotCommit, SnapshotAck, SnapshotAbort, ErrorMessage, SnapshotReady,
                 SnapshotRestored, SnapshotHeld, SnapshotResume, Received, SnapshotReattach, SnapshotReattached,
-                ChannelOpen, ChannelData, ChannelClose {
+                ChannelOpen, ChannelClose {
 
     /** The frame type that carries this message. */
     FrameType type();
