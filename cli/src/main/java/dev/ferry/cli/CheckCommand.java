@@ -2,6 +2,7 @@ package dev.ferry.cli;
 
 import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuNotFoundException;
+import dev.ferry.criu.LazyPagesPipes;
 import dev.ferry.criu.StateSupport;
 import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.control.CheckRequest;
@@ -69,10 +70,9 @@ public final class CheckCommand implements Callable<Integer> {
         out.println("kernel:      " + System.getProperty("os.version"));
         out.println("userfaultfd: " + (Files.exists(Path.of("/proc/sys/vm/unprivileged_userfaultfd")) || Files.exists(Path.of("/dev/userfaultfd"))
                 ? "available (post-copy possible)" : "not found"));
-        int pipeMax = dev.ferry.posix.Pipes.maxPipeSize();
-        out.println("pipe-max:    " + (pipeMax >= 4194304 ? "fs.pipe-max-size " + pipeMax + " (ok for --lazy as a source)"
-                : "fs.pipe-max-size " + pipeMax + " — too small for `ferry migrate --lazy` from this node (CRIU's page"
-                + " server sizes its pipes to ~3.2 MiB); fix: sysctl -w fs.pipe-max-size=4194304"));
+        String pipeProblem = LazyPagesPipes.problem();
+        out.println("pipe-max:    " + (pipeProblem == null ? "fs.pipe-max-size " + dev.ferry.posix.Pipes.maxPipeSize()
+                + " (ok for --lazy as a source)" : pipeProblem));
         Boolean dirty = softDirty();
         out.println("soft-dirty:  " + (dirty == null ? "unknown (no /proc/config.gz)"
                 : dirty ? "available (pre-copy possible)" : "not available (CRIU pre-dump will not work; stop-and-copy only)"));

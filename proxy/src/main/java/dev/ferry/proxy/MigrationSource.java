@@ -1,6 +1,7 @@
 package dev.ferry.proxy;
 
 import dev.ferry.criu.Criu;
+import dev.ferry.criu.LazyPagesPipes;
 import dev.ferry.criu.RecentCheck;
 import dev.ferry.criu.CriuLog;
 import dev.ferry.criu.CriuOptions;
@@ -48,7 +49,6 @@ final class MigrationSource {
     /** How long the pages of a post-copy migration may take to arrive, unless the request says. */
     static final Duration DEFAULT_LAZY_TIMEOUT = Duration.ofMinutes(10);
     /** What CRIU's page server needs on the source to splice pages ({@code F_SETPIPE_SZ} of ~3.2 MiB). */
-    static final long LAZY_PIPE_MAX_SIZE = 4194304;
     /** How long a passing {@code criu check} stands for the next migrations (many at once would each run CRIU). */
     static final Duration CHECK_VALID_FOR = Duration.ofSeconds(30);
     private static final Logger LOG = Logger.getLogger(MigrationSource.class.getName());
@@ -117,7 +117,7 @@ final class MigrationSource {
         }
         session.progress("preflight", 0, 0, "checking CRIU and the service address on this node");
         if (r.getLazy()) {
-            String pipe = pipeMaxSizeProblem();
+            String pipe = LazyPagesPipes.problem();
             if (pipe != null) {
                 return refused(name, pid, pipe);
             }
@@ -173,24 +173,6 @@ final class MigrationSource {
 
     private static Duration lazyTimeout(MigrateRequest r) {
         return r.getLazyTimeoutMillis() > 0 ? Duration.ofMillis(r.getLazyTimeoutMillis()) : DEFAULT_LAZY_TIMEOUT;
-    }
-
-    /**
-     * Null if {@code fs.pipe-max-size} lets CRIU's page server size its pipes; else the problem and the fix. The
-     * source's CRIU calls {@code F_SETPIPE_SZ} with ~3.2 MiB when it serves lazy pages; with the default 1 MiB that
-     * fails, it splices into an unusable pipe, and post-copy fails (field notes §5).
-     */
-    static String pipeMaxSizeProblem() {
-        try {
-            long v = Long.parseLong(dev.ferry.posix.Pipes.readSysctl(java.nio.file.Path.of("/proc/sys/fs/pipe-max-size")));
-            if (v >= LAZY_PIPE_MAX_SIZE) {
-                return null;
-            }
-            return "fs.pipe-max-size is " + v + " on the source (expected: >= " + LAZY_PIPE_MAX_SIZE + " for --lazy: CRIU's"
-                    + " page server sizes its pipes to ~3.2 MiB); run `sysctl -w fs.pipe-max-size=" + LAZY_PIPE_MAX_SIZE + "`";
-        } catch (IOException | NumberFormatException e) {
-            return "cannot read /proc/sys/fs/pipe-max-size: " + e.getMessage();
-        }
     }
 
     /** The service address to take off this node in the hand-over, and its device. */
