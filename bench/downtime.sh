@@ -39,8 +39,10 @@ for tool in redis-server redis-cli arping nft python3 nsenter unshare; do
   command -v "$tool" >/dev/null || { echo "downtime: $tool is missing (run scripts/install-criu)" >&2; exit 1; }
 done
 [ -f "$jar" ] || (cd "$repo" && mvn -B -q -o package -DskipTests -pl cli -am)
-java_daemon=(java -Dio.netty.allocator.directMemoryCacheAlignment=64 -jar "$jar")   # as ./ferry starts it
-java_proxy=(java -Xmx128m -XX:MaxDirectMemorySize=256m -Dio.netty.allocator.directMemoryCacheAlignment=64 -jar "$jar")
+# shellcheck source=scripts/jvm-options
+. "$repo/scripts/jvm-options"   # the flags ./ferry starts every command with
+java_daemon=(java "${FERRY_JVM_OPTIONS[@]}" -jar "$jar")
+java_proxy=(java "${FERRY_JVM_OPTIONS[@]}" "${FERRY_PROXY_JVM_OPTIONS[@]}" -jar "$jar")
 java_client=(java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar "$jar")          # as the it-tests start clients
 
 P=fdown-; SUB=10.231.50; VIP=$SUB.100; SRC_IP=$SUB.1; DST_IP=$SUB.2; CLI_IP=$SUB.10

@@ -33,7 +33,10 @@ wl=$repo/it-tests/src/test/resources/workloads/memhold.py
 [ "$(id -u)" = 0 ] || { echo "lazy: run as root" >&2; exit 1; }
 [ -x "$criu" ] || "$repo/scripts/install-criu"
 [ -f "$jar" ] || (cd "$repo" && mvn -B -q -o package -DskipTests -pl cli -am)
-java_daemon=(java -Dio.netty.allocator.directMemoryCacheAlignment=64 -jar "$jar")
+# shellcheck source=scripts/jvm-options
+. "$repo/scripts/jvm-options"   # the flags ./ferry starts every command with
+java_daemon=(java "${FERRY_JVM_OPTIONS[@]}" -jar "$jar")
+java_proxy=(java "${FERRY_JVM_OPTIONS[@]}" "${FERRY_PROXY_JVM_OPTIONS[@]}" -jar "$jar")
 java_client=(java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar "$jar")
 P=flazy-; SUB=10.231.61; SRC_IP=$SUB.1; DST_IP=$SUB.2; PORT=27161; PS_PORT=27162
 NS_SW=${P}sw; NS_SRC=${P}src; NS_DST=${P}dst
@@ -101,7 +104,7 @@ mkdir -p -m 700 "$work/dst" "$work/src"
   --tls-allow source --tls-cert "$work/pki/target.pem" --tls-key "$work/pki/target-key.pem" --tls-ca "$work/pki/ca.pem" \
   </dev/null >"$work/dst/cache.out" 2>"$work/dst/cache.log" &
 disown; daemons+=("$!"); track "$!"; wait_ready "$!" "$work/dst/cache.out" image-cache
-"${in_src[@]}" "${java_daemon[@]}" image-proxy --address $DST_IP --port $PORT --run-dir "$work/src" --criu "$criu" \
+"${in_src[@]}" "${java_proxy[@]}" image-proxy --address $DST_IP --port $PORT --run-dir "$work/src" --criu "$criu" \
   --tls-cert "$work/pki/source.pem" --tls-key "$work/pki/source-key.pem" --tls-ca "$work/pki/ca.pem" \
   </dev/null >"$work/src/proxy.out" 2>"$work/src/proxy.log" &
 disown; daemons+=("$!"); track "$!"; wait_ready "$!" "$work/src/proxy.out" image-proxy
