@@ -9,18 +9,21 @@
 #   pageserver: `criu page-server` in dst, `criu dump --page-server` in src, the other images by tar | socat,
 #               `criu restore` in dst
 #   raw:        socat moving the snapshot's number of bytes across the same bridge (the link's limit)
+#   rawtls:     the same through socat's OpenSSL, TLS 1.3 with the run's PKI and mutual verification as ferry's
+#               daemons use it: what encrypting and decrypting in user space (this kernel has no kTLS) costs in C
 #   nullstream: `criu dump --stream` in src into bench/null_streamer.py, which splices every byte to /dev/null:
 #               CRIU's own cost on the way out, the floor under any streamer's dump on this machine
 # plus the daemons' peak RSS and CPU seconds per GB, and the ratios against the targets (bench/README.md).
 #
-# Usage (root): bench/migrate.sh [--sizes 1,2,4] [--runs 3] [--warmups 1] [--paths ferry,raw,disk,pageserver,nullstream]
+# Usage (root): bench/migrate.sh [--sizes 1,2,4] [--runs 3] [--warmups 1] [--paths ferry,raw,rawtls,disk,pageserver,nullstream]
 #                                 [--insecure] [--baseline-jar PATH] [--jfr] [--perf] [--flame]
 #   --sizes in GiB (a suffix M means MiB, for quick checks: --sizes 256M); each size starts with --warmups
 #           uncounted runs of every path (fresh daemons per size still JIT-compile in the first counted runs)
 #   --jfr   records the daemons with Java Flight Recorder into bench/results/ (adds some overhead)
 #   --flame profiles both daemons with async-profiler (CPU, Java and kernel frames, every thread, the whole life of
 #           the daemons: warm-up and JIT included) into flame graphs, bench/results/migrate-<ts>-[base-]{proxy,cache}-
-#           <size>m.html; async-profiler comes from Maven Central (tools.profiler:async-profiler)
+#           <size>m.html (FERRY_FLAME_FORMAT=collapsed: folded stacks as text instead); async-profiler comes from Maven
+#           Central (tools.profiler:async-profiler)
 #   --perf  records every `ferry dump` and `ferry restore` system-wide with `perf record -a -g` (profiling only)
 #   --insecure  the ferry daemons without TLS (`--insecure`, as before mutual TLS became the default)
 #   --baseline-jar PATH  adds the path ferry-base (also accepted in --paths): its own image-cache (port 27244)
@@ -33,7 +36,7 @@ set -euo pipefail
 sizes=1,2,4
 runs=3
 warmups=1
-paths=ferry,raw,disk,pageserver,nullstream
+paths=ferry,raw,rawtls,disk,pageserver,nullstream
 jfr=0
 flame=0
 perf=0
@@ -59,8 +62,8 @@ done
   || { echo "bench: --sizes: '$sizes' (expected: GiB, comma-separated, e.g. 1,2,4; a suffix M means MiB: 256M)" >&2; exit 2; }
 [[ "$runs" =~ ^[1-9][0-9]?$ ]] || { echo "bench: --runs: '$runs' (expected: 1..99)" >&2; exit 2; }
 [[ "$warmups" =~ ^[0-9]$ ]] || { echo "bench: --warmups: '$warmups' (expected: 0..9)" >&2; exit 2; }
-[[ "$paths" =~ ^(ferry|ferry-base|raw|disk|pageserver|nullstream)(,(ferry|ferry-base|raw|disk|pageserver|nullstream))*$ ]] \
-  || { echo "bench: --paths: '$paths' (expected: a comma-separated subset of ferry,raw,disk,pageserver,nullstream; ferry-base with --baseline-jar)" >&2; exit 2; }
+[[ "$paths" =~ ^(ferry|ferry-base|raw|rawtls|disk|pageserver|nullstream)(,(ferry|ferry-base|raw|rawtls|disk|pageserver|nullstream))*$ ]] \
+  || { echo "bench: --paths: '$paths' (expected: a comma-separated subset of ferry,raw,rawtls,disk,pageserver,nullstream; ferry-base with --baseline-jar)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench: run as root (CRIU and network namespaces need it)" >&2; exit 1; }
 has_path() { [[ ",$paths," == *",$1,"* ]]; }
 if [ -n "$base_jar" ]; then
@@ -119,18 +122,22 @@ if [ ! -f "$jar" ] || [ -n "$(find "$repo" -path "$repo/.criu" -prune -o -path "
   echo "bench: building $jar ..." >&2
   (cd "$repo" && mvn -B -q -DskipTests -pl cli -am package) >&2
 fi
-# The JVM as ./ferry starts it (same flags), so daemons and clients run as a user's would.
+# The JVM as ./ferry starts it (the flags of scripts/jvm-options, then FERRY_JAVA_OPTS), so daemons and clients run
+# as a user's would.
+# shellcheck source=scripts/jvm-options
+. "$repo/scripts/jvm-options"
 # shellcheck disable=SC2206 # FERRY_JAVA_OPTS is split on purpose, as ./ferry does
-ferry_java=(java ${FERRY_JAVA_OPTS:-} -Dio.netty.allocator.directMemoryCacheAlignment=64)
+ferry_java=(java "${FERRY_JVM_OPTIONS[@]}" ${FERRY_JAVA_OPTS:-})
 # The image-proxy's own flags, as ./ferry gives them (both variants: a flag is deployment, not code), unless
 # FERRY_PROXY_OPTS (ferry's proxy) or FERRY_BASE_PROXY_OPTS (ferry-base's) say otherwise: an A/B of a proxy flag
 # shellcheck disable=SC2206
-proxy_opts=(${FERRY_PROXY_OPTS:--Xmx128m -XX:MaxDirectMemorySize=256m})
+proxy_opts=(${FERRY_PROXY_OPTS:-${FERRY_PROXY_JVM_OPTIONS[*]}})
 # shellcheck disable=SC2206
-base_proxy_opts=(${FERRY_BASE_PROXY_OPTS:--Xmx128m -XX:MaxDirectMemorySize=256m})
-# ferry-base's JVM: FERRY_BASE_JAVA_OPTS when set (to A/B a JVM flag with the same jar on both paths), else the same
+base_proxy_opts=(${FERRY_BASE_PROXY_OPTS:-${FERRY_PROXY_JVM_OPTIONS[*]}})
+# ferry-base's JVM: FERRY_BASE_JAVA_OPTS when set (to A/B a JVM flag with the same jar on both paths: flags given
+# later win, e.g. -XX:TieredStopAtLevel=4 brings C2 back), else the same as ferry's
 # shellcheck disable=SC2206
-base_java=(java ${FERRY_BASE_JAVA_OPTS-${FERRY_JAVA_OPTS:-}} -Dio.netty.allocator.directMemoryCacheAlignment=64)
+base_java=(java "${FERRY_JVM_OPTIONS[@]}" ${FERRY_BASE_JAVA_OPTS-${FERRY_JAVA_OPTS:-}})
 
 # One run at a time: the namespace names and ports are fixed.
 lock=/run/fbench-migrate.lock
@@ -323,8 +330,8 @@ start_daemons() {  # start_daemons TAG VARIANT: a fresh image-cache in dst and i
   local tag=$1 jo_p=() jo_c=() p
   variant "$2"
   if [ "$flame" = 1 ]; then   # the flame graph is written when the daemon exits (SIGTERM)
-    jo_p+=("-agentpath:$asprof_lib=start,event=cpu,interval=1ms,file=$results/migrate-$stamp-${v_pre}proxy-$tag.html")
-    jo_c+=("-agentpath:$asprof_lib=start,event=cpu,interval=1ms,file=$results/migrate-$stamp-${v_pre}cache-$tag.html")
+    jo_p+=("-agentpath:$asprof_lib=start,event=cpu,interval=1ms,file=$results/migrate-$stamp-${v_pre}proxy-$tag.${FERRY_FLAME_FORMAT:-html}")
+    jo_c+=("-agentpath:$asprof_lib=start,event=cpu,interval=1ms,file=$results/migrate-$stamp-${v_pre}cache-$tag.${FERRY_FLAME_FORMAT:-html}")
   fi
   if [ "$jfr" = 1 ]; then
     jo_p+=("-XX:StartFlightRecording=filename=$results/migrate-$stamp-${v_pre}proxy-$tag.jfr,settings=profile,dumponexit=true")
@@ -403,25 +410,31 @@ path_ferry() {  # path_ferry MIB RUN WARMUP [ferry|ferry-base]
     "$v" "$freeze" "$restore_res" $(( freeze + restore_res )) "$bytes" "$images" $(( rss_before / 1024 )) $(( rss_held / 1024 )) $(( rss_after / 1024 ))
 }
 
-path_raw() {  # the snapshot's number of bytes: /dev/zero -> socat -> bridge -> socat -> /dev/null
-  local mib=$1 r=$2 warm=$3 bytes=$last_bytes rx t0 ms tx_cpu rx_cpu TIMEFORMAT='%U %S'
+path_raw() {  # path_raw MIB RUN WARM [tls]: the snapshot's number of bytes: /dev/zero -> socat -> bridge -> socat -> /dev/null
+  local mib=$1 r=$2 warm=$3 tls_=${4:-} bytes=$last_bytes rx t0 ms tx_cpu rx_cpu name=raw lst=TCP-LISTEN con=TCP lo="" co=""
+  local TIMEFORMAT='%U %S'
   [ "$bytes" -gt 0 ] || bytes=$base_bytes
   [ "$bytes" -gt 0 ] || bytes=$(( mib << 20 ))
+  if [ -n "$tls_" ]; then   # TLS 1.3 both ways verified, with the certificates ferry's daemons use
+    name=rawtls lst=OPENSSL-LISTEN con=OPENSSL
+    lo=",cert=$work/pki/target.pem,key=$work/pki/target-key.pem,cafile=$work/pki/ca.pem,verify=1"
+    co=",cert=$work/pki/source.pem,key=$work/pki/source-key.pem,cafile=$work/pki/ca.pem,verify=1,openssl-min-proto-version=TLS1.3"
+  fi
   # bash's `time` reports the CPU (user, sys) of each socat for the CPU-per-GB comparison with ferry
-  ( time "${IN_DST[@]}" socat -b"$BUF" -u TCP-LISTEN:"$RAW_PORT",bind="$DST_IP",reuseaddr OPEN:/dev/null ) \
-    2>"$work/raw-rx.time" 9>&- &
+  ( time "${IN_DST[@]}" socat -b"$BUF" -u "$lst:$RAW_PORT,bind=$DST_IP,reuseaddr$lo" OPEN:/dev/null ) \
+    2>"$work/$name-rx.time" 9>&- &
   rx=$!; own "$rx"
   listening dst "$RAW_PORT"
   t0=$(now_us)
-  { time timeout "$STEP" "${IN_SRC[@]}" socat -b"$BUF" -u OPEN:/dev/zero,readbytes="$bytes" TCP:"$DST_IP:$RAW_PORT"; } \
-    2>"$work/raw-tx.time" || die "raw socat failed: $(cat "$work/raw-tx.time")"
-  wait "$rx" || die "raw socat receiver failed: $(cat "$work/raw-rx.time")"
+  { time timeout "$STEP" "${IN_SRC[@]}" socat -b"$BUF" -u OPEN:/dev/zero,readbytes="$bytes" "$con:$DST_IP:$RAW_PORT$co"; } \
+    2>"$work/$name-tx.time" || die "$name socat failed: $(cat "$work/$name-tx.time")"
+  wait "$rx" || die "$name socat receiver failed: $(cat "$work/$name-rx.time")"
   ms=$(ms_since "$t0")
   unset "started[$rx]"
-  tx_cpu=$(awk 'END {printf "%d", ($1 + $2) * 1000}' "$work/raw-tx.time")
-  rx_cpu=$(awk 'END {printf "%d", ($1 + $2) * 1000}' "$work/raw-rx.time")
-  record "{\"path\":\"raw\",\"size_mib\":$mib,\"run\":$r,\"warmup\":$warm,\"bytes\":$bytes,\"raw_ms\":$ms,\"tx_cpu_ms\":$tx_cpu,\"rx_cpu_ms\":$rx_cpu}"
-  printf '  raw        %6d ms for %d bytes (CPU: sender %d ms, receiver %d ms)\n' "$ms" "$bytes" "$tx_cpu" "$rx_cpu"
+  tx_cpu=$(awk 'END {printf "%d", ($1 + $2) * 1000}' "$work/$name-tx.time")
+  rx_cpu=$(awk 'END {printf "%d", ($1 + $2) * 1000}' "$work/$name-rx.time")
+  record "{\"path\":\"$name\",\"size_mib\":$mib,\"run\":$r,\"warmup\":$warm,\"bytes\":$bytes,\"raw_ms\":$ms,\"tx_cpu_ms\":$tx_cpu,\"rx_cpu_ms\":$rx_cpu}"
+  printf '  %-10s %6d ms for %d bytes (CPU: sender %d ms, receiver %d ms)\n' "$name" "$ms" "$bytes" "$tx_cpu" "$rx_cpu"
 }
 
 path_disk() {
@@ -520,7 +533,8 @@ jar_id() { sha256sum "$1" | cut -c1-12; }   # which build ran: the jars' checksu
 
 # ---------------------------------------------------------------- main
 lab_up
-if [ "$tls" = 1 ] && has_ferry; then make_pki "$work/pki"; fi   # one PKI per run, for both daemon pairs
+if { [ "$tls" = 1 ] && has_ferry; } || has_path rawtls; then make_pki "$work/pki"; fi   # one PKI per run, for all
+[ "$tls" = 1 ] || { tls_cache=(--insecure); tls_proxy=(--insecure); }   # rawtls alone needs the PKI
 mode="mutual TLS"; [ "$tls" = 1 ] || mode="--insecure"
 echo "bench: nodes ${P}src ($SRC_IP) and ${P}dst ($DST_IP), bridge in ${P}sw; sizes $sizes; $runs runs + $warmups warm-up; paths $paths"
 has_ferry && echo "bench: ferry daemons: $mode${base_jar:+; ferry-base from $base_jar}; image-proxy JVM: ${proxy_opts[*]}${base_jar:+ (ferry-base: ${base_proxy_opts[*]})}"
@@ -551,6 +565,7 @@ for size in "${size_list[@]}"; do
     ab=(ferry ferry-base); (( r % 2 == 0 )) && ab=(ferry-base ferry)
     for v in "${ab[@]}"; do if has_path "$v"; then path_ferry "$mib" "$r" "$warm" "$v"; fi; done
     if has_path raw; then path_raw "$mib" "$r" "$warm"; fi
+    if has_path rawtls; then path_raw "$mib" "$r" "$warm" tls; fi
     if has_path disk; then path_disk "$mib" "$r" "$warm"; fi
     if has_path pageserver; then path_pageserver "$mib" "$r" "$warm"; fi
     if has_path nullstream; then path_nullstream "$mib" "$r" "$warm"; fi

@@ -38,6 +38,8 @@ PROXY_RSS_LIMIT_MIB = 256
 FLOOR = [
     ("floor_vs_raw", "null-streamer dump / raw socat (the floor)"),
     ("dump_vs_floor", "ferry dump / null-streamer dump"),
+    ("rawtls_vs_raw", "raw TLS socat / raw socat (user-space TLS in C)"),
+    ("dump_vs_rawtls", "ferry dump / raw TLS socat, same bytes"),
 ]
 # A/B of two ferry builds (--baseline-jar): ferry / ferry-base, medians; informational, no verdict
 AB = [
@@ -275,7 +277,9 @@ def ratios(p, d):
         lim = PROXY_RSS_LIMIT_MIB if key == "proxy_rss_mib" else limit
         verdicts[key] = None if v is None else ("PASS" if v <= lim else "MISS")
     floor = {"floor_vs_raw": div(m("nullstream", "dump_ms"), m("raw", "raw_ms")),
-             "dump_vs_floor": div(m("ferry", "dump_ms"), m("nullstream", "dump_ms"))}
+             "dump_vs_floor": div(m("ferry", "dump_ms"), m("nullstream", "dump_ms")),
+             "rawtls_vs_raw": div(m("rawtls", "raw_ms"), m("raw", "raw_ms")),
+             "dump_vs_rawtls": div(m("ferry", "dump_ms"), m("rawtls", "raw_ms"))}
     return {"values": res, "verdicts": verdicts, "floor": floor}
 
 
@@ -330,13 +334,14 @@ def print_table(agg, meta):
             ("CRIU disk path (tmpfs+socat+tmpfs)", "disk", g("disk", "dump_ms"), g("disk", "copy_ms"), g("disk", "restore_ms"), g("disk", "e2e_ms")),
             ("CRIU page server (+socat rest)", "pageserver", g("pageserver", "dump_ms"), g("pageserver", "copy_ms"), g("pageserver", "restore_ms"), g("pageserver", "e2e_ms")),
             ("raw socat, same bytes", "raw", None, g("raw", "raw_ms"), None, g("raw", "raw_ms")),
+            ("raw TLS socat (OpenSSL), same bytes", "rawtls", None, g("rawtls", "raw_ms"), None, g("rawtls", "raw_ms")),
             ("CRIU --stream into a null streamer", "nullstream", g("nullstream", "dump_ms"), None, None, None),
         ]
         for label, path, dump, copy, restore, e2e in rows:
             if path not in p:
                 continue
             moved = g(path, "bytes", 1) or bytes_
-            rate_t = dump if path in ("ferry", "ferry-base", "pageserver", "nullstream") else (copy if path == "raw" else None)
+            rate_t = dump if path in ("ferry", "ferry-base", "pageserver", "nullstream") else (copy if path in ("raw", "rawtls") else None)
             rate = moved / rate_t / GB if moved and rate_t else None
             print("%-34s %8s %8s %8s %8s %8s %9s" % (label, fmt(dump), fmt(copy), fmt(restore), fmt(e2e),
                                                       fmt(e2e / (size / 1024) if e2e else None), fmt(rate)))
@@ -351,11 +356,15 @@ def print_table(agg, meta):
             pbytes = g(path, "bytes", 1)
             if fe.get("dump_cpu_proxy_ms") is not None and pbytes:
                 gb = pbytes / GB
-                raw = p.get("raw", {}).get("median", {})
-                print("%s CPU per GB during the dump: proxy (with CRIU) %s, cache %s; raw socat: sender %s, receiver %s" % (
-                    path, fmt(fe["dump_cpu_proxy_ms"] / 1000 / gb), fmt(fe["dump_cpu_cache_ms"] / 1000 / gb),
-                    fmt(raw["tx_cpu_ms"] / 1000 / gb if raw.get("tx_cpu_ms") is not None else None),
-                    fmt(raw["rx_cpu_ms"] / 1000 / gb if raw.get("rx_cpu_ms") is not None else None)))
+                socats = ""
+                for rp, rl in (("raw", "raw socat"), ("rawtls", "raw TLS socat")):
+                    raw = p.get(rp, {}).get("median", {})
+                    if raw:
+                        socats += "; %s: sender %s, receiver %s" % (
+                            rl, fmt(raw["tx_cpu_ms"] / 1000 / gb if raw.get("tx_cpu_ms") is not None else None),
+                            fmt(raw["rx_cpu_ms"] / 1000 / gb if raw.get("rx_cpu_ms") is not None else None))
+                print("%s CPU per GB during the dump: proxy (with CRIU) %s, cache %s%s" % (
+                    path, fmt(fe["dump_cpu_proxy_ms"] / 1000 / gb), fmt(fe["dump_cpu_cache_ms"] / 1000 / gb), socats))
             if fe.get("cache_rss_held_kib") is not None:
                 print("%s cache RSS (median): before the dump %s MiB, holding the snapshot %s MiB, after its restore dropped it %s MiB" % (
                     path, fmt(g(path, "cache_rss_before_kib", 1024), "", 0), fmt(g(path, "cache_rss_held_kib", 1024), "", 0),
