@@ -2,15 +2,19 @@ package dev.ferry.cli;
 
 import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuNotFoundException;
+import dev.ferry.criu.KerndatCache;
 import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.control.ControlAccess;
 import dev.ferry.protocol.tls.TlsSettings;
 
 /**
  * The checks both daemons make before they start, in the same order, each failing with the exit code and
- * the message the user sees: TLS files, the plain-TCP policy, the control group, then CRIU.
+ * the message the user sees: TLS files, the plain-TCP policy, the control group, then CRIU. Once CRIU is found,
+ * its kernel-probe cache is primed where CRIU would not keep one ({@link KerndatCache}; never fails the start).
  */
 final class DaemonPreflight {
+
+    private static final System.Logger LOG = System.getLogger(DaemonPreflight.class.getName());
 
     /** A failed check: print {@code "ferry <daemon>: " + message} and exit with {@code code}. */
     static final class Refusal extends Exception {
@@ -46,10 +50,15 @@ final class DaemonPreflight {
         if (refusal != null) {
             throw new Refusal(ExitCode.USAGE, refusal);
         }
+        Criu criu;
         try {
-            return new Checked(tls, criuOption.locate());
+            criu = criuOption.locate();
         } catch (CriuNotFoundException e) {
             throw new Refusal(ExitCode.CRIU_MISSING, e.getMessage());
         }
+        KerndatCache.Outcome kdat = KerndatCache.prime(criu);
+        LOG.log(kdat == KerndatCache.Outcome.FAILED ? System.Logger.Level.WARNING : System.Logger.Level.INFO,
+                kdat.message());
+        return new Checked(tls, criu);
     }
 }

@@ -5,12 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ferry.cli.lab.CounterLoop;
 import dev.ferry.cli.lab.FerryResult;
+import dev.ferry.cli.lab.LogTail;
 import dev.ferry.cli.lab.ProcFs;
 import dev.ferry.cli.lab.Workload;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.Stream;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
@@ -82,6 +89,44 @@ class MigrateIT {
         assertTrue(fx.lab().processInNode(restored, fx.lab().targetNs()), "the restored JVM is not in the target");
         ticks.await(LAB.fx(), atMigrate + 25, 20_000, "after the migration (last tick before: " + atMigrate + ")");
         assertEquals(List.of(), ticks.discontinuities(), "the JVM's state (its map) did not continue");
+    }
+
+    /**
+     * The target's {@code criu restore} runs inside the downtime, so it must not probe the kernel (40-60 ms): where
+     * /run is not a tmpfs CRIU keeps no cache of its probes, and the daemons prime one at start (KerndatCache).
+     */
+    @Test
+    void targetCriuLoadsTheKernelProbeCache() throws Exception {
+        LabFixture fx = LAB.fx();
+        Path counter = fx.path("kdat.counter");
+        Workload loop = fx.startWorkload(CounterLoop.command(counter), fx.path("kdat.out.log"));
+        CounterLoop.awaitAtLeast(counter, 3, java.time.Duration.ofSeconds(10));
+
+        FerryResult migrate = fx.migrate(loop.pid());
+        assertEquals(0, migrate.exitCode(), () -> "ferry migrate failed\n" + migrate.describe() + fx.diagnostics());
+        fx.adopt(NodeState.restoredPid(migrate.stdout()));
+
+        if (!"tmpfs".equals(Files.getFileStore(Path.of("/run")).type())) {
+            String bootId = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip();
+            Path mark = Path.of("/run/criu.kdat.ferry-boot-id");
+            assertTrue(Files.isRegularFile(Path.of("/run/criu.kdat")), "/run is not a tmpfs and no /run/criu.kdat:"
+                    + " the daemons did not prime CRIU's kernel-probe cache");
+            assertTrue(Files.isRegularFile(mark), "/run/criu.kdat was not made by ferry (no " + mark + ")");
+            assertEquals(bootId, Files.readString(mark).strip(), "the primed cache is from another boot");
+        }
+        Path log = newestRestoreLog(fx.daemons().targetRunDir());
+        String text = Files.readString(log, StandardCharsets.UTF_8);
+        assertTrue(text.contains("Loaded kdat cache from /run/criu.kdat"),
+                () -> "the target's CRIU probed the kernel instead of loading its cache; " + log + ":\n"
+                        + LogTail.of(log, 20));
+    }
+
+    private static Path newestRestoreLog(Path runDir) throws IOException {
+        try (Stream<Path> s = Files.walk(runDir)) {
+            return s.filter(p -> p.getFileName().toString().equals("restore.log"))
+                    .max(Comparator.comparing(p -> p.toFile().lastModified()))
+                    .orElseThrow(() -> new AssertionError("no restore.log under " + runDir));
+        }
     }
 
     @Test
