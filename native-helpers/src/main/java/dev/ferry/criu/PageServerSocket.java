@@ -6,6 +6,8 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
@@ -39,6 +41,7 @@ public final class PageServerSocket implements Closeable {
     private static final String SCRIPT = "exec 3<>/dev/tcp/127.0.0.1/\"$FERRY_PS_PORT\" && printf %s \"$FERRY_PS_SECRET\" >&3"
             + " && unset FERRY_PS_SECRET FERRY_PS_PORT && exec \"$@\"";
     private static final SecureRandom RANDOM = new SecureRandom();
+    private static final long GIVE_UP_POLL_MILLIS = 5;
 
     private final ServerSocketChannel listener;
     private final String secret;
@@ -62,6 +65,11 @@ public final class PageServerSocket implements Closeable {
         byte[] b = new byte[SECRET_BYTES / 2];
         RANDOM.nextBytes(b);
         return new PageServerSocket(l, HexFormat.of().formatHex(b));
+    }
+
+    /** The secret CRIU's connection has to present (for tests: the launcher hands it to bash). */
+    String secret() {
+        return secret;
     }
 
     public int port() {
@@ -97,11 +105,15 @@ public final class PageServerSocket implements Closeable {
      */
     public SocketChannel accept(Duration timeout, BooleanSupplier giveUp) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
-        try {
+        // the source is frozen on the target's side of this wait: wake on the connection and on the secret's bytes,
+        // not on a poll tick; the 5 ms bound is only how often CRIU's exit (giveUp) is looked at
+        try (Selector selector = Selector.open()) {
+            listener.register(selector, SelectionKey.OP_ACCEPT);
             while (System.nanoTime() - deadline < 0 && !giveUp.getAsBoolean()) {
                 SocketChannel c = listener.accept();
                 if (c == null) {
-                    sleep(1); // the source is frozen on the target's side of this wait: poll tightly
+                    selector.select(GIVE_UP_POLL_MILLIS);
+                    selector.selectedKeys().clear();
                     continue;
                 }
                 if (presentsSecret(c, deadline)) {
@@ -123,24 +135,23 @@ public final class PageServerSocket implements Closeable {
         c.configureBlocking(false);
         ByteBuffer got = ByteBuffer.allocate(SECRET_BYTES);
         long until = Math.min(deadline, System.nanoTime() + Duration.ofSeconds(2).toNanos());
-        while (got.hasRemaining() && System.nanoTime() - until < 0) {
-            if (c.read(got) < 0) {
-                return false;
+        try (Selector selector = Selector.open()) {
+            SelectionKey key = c.register(selector, SelectionKey.OP_READ);
+            while (got.hasRemaining()) {
+                if (c.read(got) < 0) {
+                    return false;
+                }
+                long left = until - System.nanoTime();
+                if (!got.hasRemaining() || left <= 0) {
+                    break;
+                }
+                selector.select(Math.max(1, left / 1_000_000));
+                selector.selectedKeys().clear();
             }
-            if (got.hasRemaining()) {
-                sleep(2);
-            }
+            key.cancel();
+            selector.selectNow(); // deregisters, so that the channel can go back to blocking mode
         }
         return !got.hasRemaining() && secret.equals(new String(got.array(), StandardCharsets.US_ASCII));
-    }
-
-    private static void sleep(long millis) throws IOException {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted while waiting for CRIU's page-server socket");
-        }
     }
 
     /** Where CRIU's post-copy client and restore meet on the target: in their shared work dir. */
