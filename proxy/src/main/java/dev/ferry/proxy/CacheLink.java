@@ -820,12 +820,25 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         return t == null ? 0 : t.bytesOut();
     }
 
+    /**
+     * Closes CRIU's page-server socket with a reset, never a FIN: CRIU 4.2 reads a clean EOF as the end of a successful
+     * lazy transfer ({@code page-xfer: Session over}, {@code Lazy pages transfer finished successfully}) and ends the
+     * source, even when no page was ever asked for; only a failed read ({@code ECONNRESET}) makes it fail the transfer
+     * and resume the source. Every caller closes the socket to make CRIU give up (LazySplitIT tests it).
+     */
     private synchronized void closePageServer() {
+        var s = pageSocket;
+        if (s != null && s.isOpen()) {
+            try {
+                s.setOption(java.net.StandardSocketOptions.SO_LINGER, 0); // close(2) then sends RST
+            } catch (IOException | RuntimeException e) {
+                LOG.fine(() -> "SO_LINGER 0 on CRIU's page-server socket: " + e);
+            }
+        }
         var t = tunnel;
         if (t != null) {
             t.abort();
         }
-        var s = pageSocket;
         if (s != null) {
             try {
                 s.close();

@@ -525,9 +525,11 @@ final class DumpService implements ControlServer.Handler {
             IOException linkFailure = link.failure();
             ExitCode code = linkFailure instanceof CacheRefusedException refused ? exitFor(refused.code())
                     : linkFailure instanceof CacheLink.NoRestoreException ? ExitCode.TIMEOUT : ExitCode.PEER_UNREACHABLE;
-            return Results.failure(code, "snapshot " + name + ": " + (linkFailure != null ? linkFailure.getMessage()
-                    + "; " : "") + back.getMessage() + "; process " + pid + " keeps running (post-copy: connections"
-                    + " dumped with --tcp-established are lost)" + lock).toBuilder()
+            String why = linkFailure instanceof CacheLink.NoRestoreException
+                    ? linkFailure.getMessage() + "; nothing was handed out, so CRIU resumed the source"
+                    : (linkFailure != null ? linkFailure.getMessage() + "; " : "") + back.getMessage();
+            return Results.failure(code, "snapshot " + name + ": " + why + "; process " + pid + " keeps running"
+                    + " (post-copy: connections dumped with --tcp-established are lost)" + lock).toBuilder()
                     .setCriuLogPath(String.valueOf(back.logPath())).build();
         }
         if (e instanceof dev.ferry.dump.LazyPagesException lazy) {
