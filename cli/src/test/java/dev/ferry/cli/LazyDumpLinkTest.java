@@ -139,6 +139,21 @@ class LazyDumpLinkTest {
     }
 
     @Test
+    void restoreLazyWithKeepIsRefused_snapshotStaysHeld() throws Exception {
+        SnapshotName name = SnapshotName.of("lazy4");
+        try (CacheLink link = link()) {
+            commitLazy(link, name, 60_000);
+            Result r = ControlClient.call(runDir.resolve(CacheConfig.CONTROL_SOCKET), "image-cache", Request.newBuilder()
+                    .setRestore(RestoreRequest.newBuilder().setSnapshot("lazy4").setLazy(true).setKeep(true)).build(),
+                    p -> { });
+            assertEquals(ExitCode.USAGE.code(), r.getExitCode(), r.getMessage());
+            assertTrue(r.getMessage().contains("--keep with --lazy"), r.getMessage());
+            assertEquals(StoredSnapshot.State.COMMITTED, cache.store().get(name).orElseThrow().state());
+            assertFalse(link.pageServer().failed().isDone(), "a refused restore must not disturb the source's link");
+        }
+    }
+
+    @Test
     void restoreWithLazyOfAPlainSnapshotIsRefused_snapshotStaysForAPlainRestore() throws Exception {
         SnapshotName name = SnapshotName.of("plain1");
         try (CacheLink link = link()) {
