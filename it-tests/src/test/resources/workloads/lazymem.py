@@ -4,7 +4,7 @@
 For post-copy: holds SIZE_MIB MiB of touched pseudo-random memory (seeded from the clock), writes its sha256 to
 SHA_FILE once (atomically), then forever recomputes the sha256 over the same memory, 16 MiB per step, and appends
 "<n> <sha>" to SUMS_LOG after each full pass; between steps it answers counter_server.py's protocol on HOST PORT
-(for each line "N" it replies "N TOTAL"). A restored copy whose pages did not all arrive, or arrived wrong, logs a
+(for each line "N" it replies "N TOTAL"; a connection that fails is closed, the others served on). A restored copy whose pages did not all arrive, or arrived wrong, logs a
 different sha; one that does not run logs nothing new. Single-threaded, so each step keeps a reply at most ~50 ms
 late; runs until killed.
 """
@@ -42,17 +42,19 @@ while True:
     for key, _ in sel.select(0.005):
         if key.data == "conn":
             conn = key.fileobj
-            data = conn.recv(65536)
+            try:
+                data = conn.recv(65536)
+                buffers[conn] += data
+                while b"\n" in buffers[conn]:
+                    line, buffers[conn] = buffers[conn].split(b"\n", 1)
+                    total += 1
+                    conn.sendall(b"%s %d\n" % (line.strip(), total))
+            except OSError:  # e.g. EPERM: a connection CRIU left in repair mode when it resumed this process
+                data = b""
             if not data:
                 sel.unregister(conn)
                 conn.close()
                 del buffers[conn]
-                continue
-            buffers[conn] += data
-            while b"\n" in buffers[conn]:
-                line, buffers[conn] = buffers[conn].split(b"\n", 1)
-                total += 1
-                conn.sendall(b"%s %d\n" % (line.strip(), total))
         else:
             conn, _ = key.fileobj.accept()
             buffers[conn] = b""

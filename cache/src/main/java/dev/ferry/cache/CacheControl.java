@@ -56,6 +56,7 @@ final class CacheControl implements ControlServer.Handler {
                 .setBytes(s.bytes())
                 .setCreatedMillis(s.created().toEpochMilli())
                 .setSource(s.source() == null ? "" : s.source())
+                .setLazy(s.isLazy())
                 .build();
     }
 

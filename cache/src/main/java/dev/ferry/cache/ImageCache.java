@@ -144,7 +144,8 @@ public final class ImageCache implements AutoCloseable {
             Files.createDirectories(work);
             NativeWarmup.run(work);
             control = ControlServer.start(config.runDir(), CacheConfig.CONTROL_SOCKET, "cache", config.controlAccess(),
-                    new CacheControl(store, new RestoreService(store, engine, config.restoreTimeout(), events), new VerifyService(store)));
+                    new CacheControl(store, new RestoreService(store, engine, config.restoreTimeout(), events)
+                            .withLazy(migrations.lazySnapshots()), new VerifyService(store)));
         } catch (IOException | RuntimeException e) {
             server.close().syncUninterruptibly();
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);

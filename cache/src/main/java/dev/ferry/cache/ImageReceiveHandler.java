@@ -55,6 +55,8 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
     private static final Logger LOG = Logger.getLogger(ImageReceiveHandler.class.getName());
     /** A resumable snapshot's received offsets go back to the proxy once this many bytes arrived since the last. */
     static final int ACK_EVERY_BYTES = 2 << 20;
+    /** A post-copy dump's lazy timeout when its SNAPSHOT_BEGIN names none (the proxy's default). */
+    static final long DEFAULT_LAZY_TIMEOUT_MILLIS = 600_000;
 
     private final SnapshotStore store;
     private final CacheEvents events;
@@ -165,6 +167,15 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                             + " refused before anything was frozen: " + problem);
                 }
             }
+            if (begin.lazyPages()) {
+                String problem = migrations == null ? "this image-cache does not do post-copy (--lazy)"
+                        : migrations.lazyPreflight(begin);
+                if (problem != null) {
+                    LOG.warning(() -> "snapshot " + begin.snapshot() + ": post-copy dump from " + peer + " refused: " + problem);
+                    throw new ProtocolException(ErrorCode.PREFLIGHT_FAILED, "post-copy dump of " + begin.snapshot()
+                            + " refused before anything was frozen: " + problem);
+                }
+            }
             if (peerKey == null) {
                 peerKey = PeerSnapshots.keyOf(ctx.channel().remoteAddress());
             }
@@ -184,6 +195,10 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
                 throw e;
             }
             currentMigration = begin.migrate();
+            if (begin.lazyPages()) {
+                current.lazy(java.time.Duration.ofMillis(begin.lazyTimeoutMillis() > 0 ? begin.lazyTimeoutMillis()
+                        : DEFAULT_LAZY_TIMEOUT_MILLIS));
+            }
             long token = 0;
             if (begin.retryForMillis() > 0 && resumables != null) {
                 resumable = resumables.register(begin.snapshot(), peerIdentity(ctx),
@@ -196,7 +211,7 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             events.snapshotBegun(current, begin.expectedBytes());
             LOG.info(() -> "snapshot " + begin.snapshot() + ": receiving from " + peer + " (source pid "
                     + begin.sourcePid() + ", about " + begin.expectedBytes() + " bytes"
-                    + (begin.isMigration() ? ", migration" : "") + ")");
+                    + (begin.isMigration() ? ", migration" : begin.lazyPages() ? ", post-copy: pages stay there" : "") + ")");
             ctx.writeAndFlush(new SnapshotReady(begin.snapshot(), token));
         } else if (msg instanceof ImageOpen open) {
             StoredSnapshot s = requireSnapshot("IMAGE_OPEN");
@@ -258,6 +273,8 @@ final class ImageReceiveHandler extends SimpleChannelInboundHandler<WireMessage>
             if (currentMigration != null) {
                 migrations.restoreAfterCommit(s, currentMigration, ctx.channel(), peer);
                 currentMigration = null;
+            } else if (s.isLazy()) {
+                migrations.lazySnapshots().hold(s, ctx.channel(), peer);
             }
         } else if (msg instanceof SnapshotAbort abort) {
             if (current != null && current.name().equals(abort.snapshot())) {

@@ -88,6 +88,7 @@ final class MigrationTarget implements AutoCloseable {
     private final AtomicReference<CompletableFuture<NodeFacts>> facts = new AtomicReference<>();
     private final CacheEvents events;
     private final LazyRestore.Tunnels tunnels = new LazyRestore.Tunnels();
+    private final LazySnapshots lazySnapshots;
     private volatile java.nio.file.Path lazyWork;
     private final ExecutorService restores = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "ferry-migrate-restore");
@@ -109,6 +110,12 @@ final class MigrationTarget implements AutoCloseable {
         this.criu = criu;
         this.criuCheck = new RecentCheck(criu, CHECK_VALID_FOR);
         this.node = node;
+        this.lazySnapshots = new LazySnapshots(store, this);
+    }
+
+    /** The snapshots of {@code ferry dump --lazy} held for their {@code ferry restore --lazy}. */
+    LazySnapshots lazySnapshots() {
+        return lazySnapshots;
     }
 
     /** Enables post-copy migrations; CRIU's lazy work files (logs, lazy-pages.socket) go under {@code workRoot}. */
@@ -150,11 +157,9 @@ final class MigrationTarget implements AutoCloseable {
     /** Null if this node can take the migration; otherwise what is wrong and what to do. Blocks ~0.1 s (criu check). */
     String preflight(SnapshotBegin begin) {
         MigrateSpec spec = begin.migrate();
-        if (!begin.criuVersion().equals(criu.version())) {
-            return "CRIU versions differ: the source has " + (begin.criuVersion().isEmpty() ? "an unknown version"
-                    : begin.criuVersion()) + ", target " + node + " has " + criu.version() + " at " + criu.executable()
-                    + " (expected: the same version on both nodes, since CRIU's image formats change between versions);"
-                    + " install the same CRIU on both (scripts/install-criu)";
+        String version = versionProblem(begin.criuVersion());
+        if (version != null) {
+            return version;
         }
         try {
             CriuOptionsMapping.from(spec.getRestore());
@@ -177,6 +182,28 @@ final class MigrationTarget implements AutoCloseable {
             return "`criu check` could not run on target " + node + ": " + e.getMessage();
         }
         return null;
+    }
+
+    /**
+     * Null if this node can hold a snapshot of {@code ferry dump --lazy} and later restore it: post-copy enabled, a
+     * tmpfs for the images, and the source's CRIU version (its page server must speak this lazy-pages' protocol).
+     */
+    String lazyPreflight(SnapshotBegin begin) {
+        if (lazyWork == null) {
+            return "this image-cache does not do post-copy (--lazy)";
+        }
+        String version = versionProblem(begin.criuVersion());
+        return version != null ? version : dev.ferry.criu.CriuWorkDir.tmpfsProblem(LazyRestore.LAZY_DIR);
+    }
+
+    private String versionProblem(String sourceVersion) {
+        if (sourceVersion.equals(criu.version())) {
+            return null;
+        }
+        return "CRIU versions differ: the source has " + (sourceVersion.isEmpty() ? "an unknown version"
+                : sourceVersion) + ", target " + node + " has " + criu.version() + " at " + criu.executable()
+                + " (expected: the same version on both nodes, since CRIU's image formats change between versions);"
+                + " install the same CRIU on both (scripts/install-criu)";
     }
 
     private String addressProblem(String moveIp) {
@@ -246,19 +273,58 @@ final class MigrationTarget implements AutoCloseable {
     }
 
     private void restore(StoredSnapshot snapshot, MigrateSpec spec, Channel channel, String peer) {
-        // the proxy says nothing while the target restores, for up to the restore timeout: not idleness
-        try (ConnectionGuard.PeerWait waits = ConnectionGuard.peerWaits(channel)) {
-            restoreWaited(snapshot, spec, channel, peer);
+        if (!store.startRestore(snapshot)) {
+            channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, "snapshot " + snapshot.name()
+                    + " is not restorable on target " + node + " (state " + snapshot.state() + ")", snapshot.name().value()));
+            return;
+        }
+        restoreStarted(snapshot, spec, channel, peer, Watcher.NONE);
+    }
+
+    /** Who else hears of one restore besides the proxy on the link: {@code ferry restore --lazy}'s control session. */
+    interface Watcher {
+        Watcher NONE = new Watcher() { };
+
+        /** The restore engine's phase. */
+        default void phase(String phase) { }
+
+        /** The tree runs (SNAPSHOT_RESTORED is out); with post-copy, {@code lazy} fetches the rest of its pages. */
+        default void running(RestoreOutcome outcome, LazyRestore lazy) { }
+    }
+
+    /**
+     * What one restore came to.
+     *
+     * @param outcome   the restore, or null if it failed before the tree ran
+     * @param failure   null on success; else why, for people
+     * @param criu      the CRIU failure behind {@code failure}, or null
+     * @param ran       whether the tree ran here (a failure after that lost it, with post-copy)
+     * @param lazyBytes post-copy: page bytes that arrived after the tree resumed
+     * @param lazyMillis post-copy: tree running -> last page (or the failure)
+     */
+    record Verdict(RestoreOutcome outcome, String failure, CriuException criu, boolean ran, long lazyBytes,
+                   long lazyMillis) {
+        static Verdict failed(String failure, CriuException criu) {
+            return new Verdict(null, failure, criu, false, 0, 0);
         }
     }
 
-    private void restoreWaited(StoredSnapshot snapshot, MigrateSpec spec, Channel channel, String peer) {
-        String name = snapshot.name().value();
-        if (!store.startRestore(snapshot)) {
-            channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, "snapshot " + name
-                    + " is not restorable on target " + node + " (state " + snapshot.state() + ")", name));
-            return;
+    /**
+     * Restores {@code snapshot}, already RESTORING, as the migration (or post-copy dump) whose source is on
+     * {@code channel}: the tree held at post-restore until the proxy's SNAPSHOT_RESUME, SNAPSHOT_RESTORED or ERROR
+     * answered there, post-copy's pages awaited. Drops the snapshot at the end, whatever came of it. Runs on the
+     * caller's thread.
+     */
+    Verdict restoreStarted(StoredSnapshot snapshot, MigrateSpec spec, Channel channel, String peer, Watcher watcher) {
+        // the proxy says nothing while the target restores, for up to the restore timeout: not idleness
+        try (ConnectionGuard.PeerWait waits = ConnectionGuard.peerWaits(channel)) {
+            return restoreWaited(snapshot, spec, channel, peer, watcher);
         }
+    }
+
+    private Verdict restoreWaited(StoredSnapshot snapshot, MigrateSpec spec, Channel channel, String peer,
+                                  Watcher watcher) {
+        String name = snapshot.name().value();
         ServiceAddress address = spec.getMoveIp().isEmpty() ? null : ServiceAddress.parse(spec.getMoveIp());
         String device = null;
         long started = System.nanoTime();
@@ -285,6 +351,7 @@ final class MigrationTarget implements AutoCloseable {
                         @Override
                         public void phase(String phase) {
                             LOG.info(() -> "snapshot " + name + ": migration restore " + phase);
+                            watcher.phase(phase);
                         }
 
                         @Override
@@ -300,7 +367,8 @@ final class MigrationTarget implements AutoCloseable {
                         + " connection to " + peer + " is gone, so the source was resumed there; killing the restored tree");
                 killTree(outcome.restoredPid());
                 removeQuietly(snapshot.name(), address, device);
-                return;
+                return Verdict.failed("restored as pid " + outcome.restoredPid() + ", but the connection to " + peer
+                        + " closed meanwhile, so the source resumed there; the restored tree was killed", null);
             }
             if (address != null) {
                 address.announce(device);
@@ -320,22 +388,29 @@ final class MigrationTarget implements AutoCloseable {
                     outcome.duration().toMillis(), outcome.bytesServed(),
                     terminal == null ? "" : terminal.slave().toString(),
                     terminal == null ? "" : terminal.log().toString()));
-            if (lazy != null) {
-                awaitPages(lazy, spec, outcome.restoredPid(), snapshot.name(), address, device, peer);
+            watcher.running(outcome, lazy);
+            if (lazy == null) {
+                return new Verdict(outcome, null, null, true, 0, 0);
             }
+            long pagesFrom = System.nanoTime();
+            String why = awaitPages(lazy, spec, outcome.restoredPid(), snapshot.name(), address, device, peer);
+            return new Verdict(outcome, why, null, true, lazy.bytes(), (System.nanoTime() - pagesFrom) / 1_000_000);
         } catch (CriuException e) {
             events.restoreFinished(false, Duration.ofNanos(System.nanoTime() - started));
             removeQuietly(snapshot.name(), address, device);
             LOG.warning(() -> "snapshot " + name + ": migration restore failed: " + e.getMessage());
-            channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, "criu restore on target " + node
-                    + " failed (exit " + e.exitCode() + ")" + CriuHints.advice(e.logExcerpt()) + "\n"
+            String failure = "criu restore on target " + node + " failed (exit " + e.exitCode() + ")"
+                    + CriuHints.advice(e.logExcerpt());
+            channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, failure + "\n"
                     + String.join("\n", e.logExcerpt()) + "\nlog on the target: " + e.logPath(), name));
+            return Verdict.failed(failure, e);
         } catch (IOException | RuntimeException e) {
             events.restoreFinished(false, Duration.ofNanos(System.nanoTime() - started));
             removeQuietly(snapshot.name(), address, device);
             LOG.warning(() -> "snapshot " + name + ": migration restore failed: " + e);
-            channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, "restore on target " + node + " failed: "
-                    + e.getMessage(), name));
+            String failure = "restore on target " + node + " failed: " + e.getMessage();
+            channel.writeAndFlush(new ErrorMessage(ErrorCode.RESTORE_FAILED, failure, name));
+            return Verdict.failed(failure, null);
         } finally {
             if (lazy != null) {
                 lazy.close();
@@ -350,8 +425,8 @@ final class MigrationTarget implements AutoCloseable {
      * would fault forever or read zeros, so it is killed and the address removed; the proxy, if it still hears us,
      * ends the stale source. See docs/migrate.md ("Post-copy").
      */
-    private void awaitPages(LazyRestore lazy, MigrateSpec spec, long pid, SnapshotName name, ServiceAddress address,
-                            String device, String peer) {
+    private String awaitPages(LazyRestore lazy, MigrateSpec spec, long pid, SnapshotName name, ServiceAddress address,
+                              String device, String peer) {
         Duration timeout = spec.getLazyTimeoutMillis() > 0 ? Duration.ofMillis(spec.getLazyTimeoutMillis())
                 : Duration.ofMinutes(10);
         long start = System.nanoTime();
@@ -360,13 +435,14 @@ final class MigrationTarget implements AutoCloseable {
         if (why == null) {
             journal.forget(name); // every page is here: the address belongs to the running tree now
             LOG.info(() -> "snapshot " + name + ": post-copy done, " + lazy.bytes() + " page bytes in " + millis + " ms");
-            return;
+            return null;
         }
         LOG.warning(() -> "snapshot " + name + ": post-copy FAILED after " + millis + " ms, " + lazy.bytes()
                 + " page bytes arrived: " + why + ". The restored tree (pid " + pid + ") cannot run without the pages"
                 + " still on the source; killing it and removing its address (post-copy's trade-off)");
         killTree(pid);
         removeQuietly(name, address, device);
+        return why;
     }
 
     /** Removes the address a failed migration added; its journal entry goes only once the address is gone. */

@@ -43,6 +43,7 @@ final class RestoreService implements ControlServer.Handler {
     private final RestoreEngine engine;
     private final Duration timeout;
     private final CacheEvents events;
+    private volatile LazySnapshots lazySnapshots;
     /** Progress goes out at most this often while images are served. */
     private static final long PROGRESS_EVERY_NANOS = 250_000_000L;
 
@@ -56,6 +57,30 @@ final class RestoreService implements ControlServer.Handler {
         this.store = store;
         this.engine = engine;
         this.timeout = timeout;
+    }
+
+    /** Enables {@code ferry restore --lazy} of the snapshots of {@code ferry dump --lazy} that {@code lazy} holds. */
+    RestoreService withLazy(LazySnapshots lazy) {
+        this.lazySnapshots = lazy;
+        return this;
+    }
+
+    /**
+     * Null if a restore with (or without) {@code --lazy} fits snapshot {@code s}; else the refusal, saying what was
+     * expected, what was found and what to run instead. The snapshot stays held either way.
+     */
+    static String lazyMismatch(StoredSnapshot s, boolean lazy) {
+        if (s.isLazy() && !lazy) {
+            return "snapshot " + s.name() + " was dumped with `ferry dump --remote --lazy`: its pages are still on the"
+                    + " source, which serves them only to a post-copy restore (expected: --lazy for such a snapshot,"
+                    + " found: a restore without it); run `ferry restore -D " + s.name() + " --remote --lazy`";
+        }
+        if (!s.isLazy() && lazy) {
+            return "--lazy: snapshot " + s.name() + " holds all its pages here, it was dumped without --lazy"
+                    + " (expected: a snapshot of `ferry dump --remote --lazy`, whose pages are still on the source);"
+                    + " run `ferry restore -D " + s.name() + " --remote` without --lazy";
+        }
+        return null;
     }
 
     @Override
@@ -78,6 +103,18 @@ final class RestoreService implements ControlServer.Handler {
             return;
         }
         StoredSnapshot snapshot = found.get();
+        String mismatch = lazyMismatch(snapshot, r.getLazy());
+        if (mismatch != null) {
+            LOG.info(() -> "snapshot " + name + ": restore refused: " + mismatch);
+            session.result(Results.failure(ExitCode.REFUSED, mismatch));
+            return;
+        }
+        if (r.getLazy()) {
+            LazySnapshots lazy = lazySnapshots;
+            session.result(lazy != null ? lazy.restore(snapshot, r, timeout, session)
+                    : Results.failure(ExitCode.REFUSED, "this image-cache does not do post-copy (--lazy)"));
+            return;
+        }
         if (!store.startRestore(snapshot)) {
             session.result(Results.failure(ExitCode.REFUSED, "snapshot " + name
                     + " is being restored by another request; wait for it to finish"));
@@ -170,7 +207,7 @@ final class RestoreService implements ControlServer.Handler {
     }
 
     /** Writes the pid to a temp file beside {@code file} and moves it in place, so readers never see half. */
-    private static void writePidfile(Path file, long pid) throws IOException {
+    static void writePidfile(Path file, long pid) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, ".ferry-pid", ".tmp");

@@ -108,6 +108,14 @@ public final class SnapshotStore implements AutoCloseable {
         return false;
     }
 
+    /**
+     * Drops {@code s} unless a restore has it (RESTORING: that restore drops it when CRIU is done); under the store's
+     * lock, so a restore cannot start on it meanwhile. True if it was dropped here.
+     */
+    synchronized boolean dropUnlessRestoring(StoredSnapshot s) {
+        return s.state() != StoredSnapshot.State.RESTORING && drop(s);
+    }
+
     /** What {@link #remove} did. */
     public record Removal(StoredSnapshot snapshot, boolean removed) {
     }

@@ -39,6 +39,7 @@ public final class StoredSnapshot implements ImageSource {
     private volatile State state = State.RECEIVING;
     private volatile String badReason = "";
     private volatile List<ImageDigest> manifest = List.of();
+    private volatile java.time.Duration lazyTimeout; // null unless its pages stay on the source (ferry dump --lazy)
     private final SnapshotMemory memory;
 
     /** @param memory the snapshot's reservation, which it owns from now on ({@link #release} closes it) */
@@ -196,6 +197,24 @@ public final class StoredSnapshot implements ImageSource {
             throw new IllegalArgumentException("no image " + image + " in " + name);
         }
         held.corruptForTest(offset);
+    }
+
+    /**
+     * Marks a snapshot of {@code ferry dump --lazy}: its lazy pages stay on the source, so only a {@code ferry restore
+     * --lazy} through the connection that brought it can restore it, within {@code timeout} of its commit.
+     */
+    void lazy(java.time.Duration timeout) {
+        this.lazyTimeout = timeout;
+    }
+
+    /** Whether this is a snapshot of {@code ferry dump --lazy}, whose pages are still on the source. */
+    public boolean isLazy() {
+        return lazyTimeout != null;
+    }
+
+    /** How long the source waits for a restore of this lazy snapshot, and then for its last page; null if not lazy. */
+    java.time.Duration lazyTimeout() {
+        return lazyTimeout;
     }
 
     /** Why the snapshot failed verification; empty unless it is {@link State#BAD}. */

@@ -22,6 +22,7 @@ final class ClientOutput {
     private final PrintWriter err;
     private final String command;
     private ProgressRenderer progress;
+    private String notePhase = "";
 
     ClientOutput(PrintWriter out, PrintWriter err, String command) {
         this(out, err, command, ProgressRenderer.Mode.detect());
@@ -59,6 +60,19 @@ final class ClientOutput {
 
     void progress(Progress p) {
         progress.accept(p);
+        if (!notePhase.isEmpty() && p.getPhase().equals(notePhase) && !p.getMessage().isEmpty()) {
+            progress.note(command + ": " + p.getMessage());
+            notePhase = "";
+        }
+    }
+
+    /**
+     * The message of the first progress event of {@code phase} is printed on a line of its own, whatever the
+     * progress mode: it tells the user what to do next ({@code ferry dump --lazy}: run the restore on the target).
+     */
+    ClientOutput noteOnPhase(String phase) {
+        this.notePhase = phase;
+        return this;
     }
 
     /** The renderer that showed (and timed) the progress of the last request. */

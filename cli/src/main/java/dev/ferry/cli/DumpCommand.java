@@ -18,6 +18,9 @@ import java.util.concurrent.Callable;
         description = "Checkpoint process tree PID into snapshot NAME on the image-cache, through the local image-proxy.")
 public final class DumpCommand implements Callable<Integer> {
 
+    /** The image-proxy's phase once a {@code --lazy} snapshot is committed and its pages are served (DumpService). */
+    static final String PHASE_SERVING = "serving";
+
     @Spec
     CommandSpec spec;
 
@@ -41,6 +44,18 @@ public final class DumpCommand implements Callable<Integer> {
             + " bytes, images, duration, rate, phases) and CRIU's own statistics; see docs/usage.md.")
     boolean json;
 
+    @Option(names = "--lazy", description = "Post-copy in two commands: CRIU dumps with --lazy-pages, the images"
+            + " without the process's memory cross to the image-cache, and the tree stays frozen here, serving its pages"
+            + " until `ferry restore -D NAME --remote --lazy` on the target has fetched the last one (then it ends, as"
+            + " after a dump). If no restore begins within --lazy-timeout, it runs on here. Once the restore began, a"
+            + " failure loses the process on both nodes (docs/migrate.md). Needs fs.pipe-max-size >= 4194304 here.")
+    boolean lazy;
+
+    @Option(names = "--lazy-timeout", paramLabel = "SECONDS", defaultValue = "600",
+            description = "With --lazy: how long a restore on the target may take to begin, and then its pages to"
+                    + " arrive (default: ${DEFAULT-VALUE}).")
+    long lazyTimeoutSeconds;
+
     @Mixin
     CriuPassThrough criu;
 
@@ -57,10 +72,21 @@ public final class DumpCommand implements Callable<Integer> {
         Request request = Request.newBuilder().setDump(DumpRequest.newBuilder()
                 .setPid(pid)
                 .setSnapshot(snapshot)
-                .setCriu(criu.toProto().setLeaveRunning(leaveRunning).setNetworkLock(networkLock == null ? "" : networkLock)))
+                .setCriu(criu.toProto().setLeaveRunning(leaveRunning).setNetworkLock(networkLock == null ? "" : networkLock))
+                .setLazy(lazy)
+                .setLazyTimeoutMillis(lazy ? Math.max(1, lazyTimeoutSeconds) * 1000 : 0))
                 .build();
-        ClientOutput output = ClientOutput.of(spec, "ferry dump");
+        ClientOutput output = ClientOutput.of(spec, "ferry dump").noteOnPhase(PHASE_SERVING);
         Result result = output.askProxy(runDir, request);
-        return json ? output.json(result, output.transferJson(result, snapshot, pid)) : output.result(result);
+        if (json) {
+            java.util.Map<String, Object> m = output.transferJson(result, snapshot, pid);
+            if (lazy) {
+                m.put("restored_pid", result.getRestoredPid());
+                m.put("lazy_bytes", result.getLazyBytes());
+                m.put("lazy_ms", result.getLazyMillis());
+            }
+            return output.json(result, m);
+        }
+        return output.result(result);
     }
 }

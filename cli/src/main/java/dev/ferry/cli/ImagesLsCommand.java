@@ -51,7 +51,7 @@ public final class ImagesLsCommand implements Callable<Integer> {
             out.printf(FORMAT, "NAME", "STATE", "IMAGES", "BYTES", "AGE", "SOURCE");
             Instant now = Instant.now();
             for (SnapshotInfo s : result.getSnapshotsList()) {
-                out.printf(FORMAT, s.getName(), s.getState(), s.getImages(), Bytes.human(s.getBytes()),
+                out.printf(FORMAT, s.getName(), s.getState() + (s.getLazy() ? "(lazy)" : ""), s.getImages(), Bytes.human(s.getBytes()),
                         age(Duration.between(Instant.ofEpochMilli(s.getCreatedMillis()), now)), s.getSource());
             }
         }

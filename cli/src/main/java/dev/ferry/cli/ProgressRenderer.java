@@ -146,6 +146,19 @@ final class ProgressRenderer implements Consumer<Progress> {
         }
     }
 
+    /**
+     * Prints {@code line} on a line of its own, whatever the mode (even QUIET): words the user must act on, not
+     * progress. On a terminal the progress line is ended first and drawn again below with the next event.
+     */
+    void note(String line) {
+        if (mode == Mode.TTY && drawnWidth > 0) {
+            err.println();
+            drawnWidth = 0;
+        }
+        err.println(line);
+        err.flush();
+    }
+
     /** Ends the last phase and, on a terminal, the progress line; call once the result has arrived. */
     void finish() {
         long now = clock.getAsLong();

@@ -37,6 +37,13 @@ public final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--keep", description = "Keep the snapshot in the cache after a successful restore (default: drop it).")
     boolean keep;
 
+    @Option(names = "--lazy", description = "Restore a snapshot of `ferry dump --remote --lazy` (post-copy): the tree"
+            + " runs here as soon as it is restored, and its pages are fetched from the frozen source over the"
+            + " image-proxy's link until the last one arrived. A snapshot dumped without --lazy is refused, and so is"
+            + " a lazy one restored without it. If the link fails before the last page, the process is lost on both"
+            + " nodes (docs/migrate.md).")
+    boolean lazy;
+
     @Option(names = "--json", description = "Print exactly one JSON object on stdout: ferry's figures (snapshot, pid,"
             + " bytes, images, duration, rate, phases) and CRIU's own statistics; see docs/usage.md.")
     boolean json;
@@ -54,14 +61,28 @@ public final class RestoreCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("ferry restore: -D: " + problem);
             return ExitCode.USAGE.code();
         }
+        if (lazy && keep) {
+            spec.commandLine().getErr().println("ferry restore: --keep with --lazy: a post-copy snapshot's pages cross"
+                    + " once, out of the frozen source, which ends after the last one (expected: no --keep)");
+            return ExitCode.USAGE.code();
+        }
         Request request = Request.newBuilder().setRestore(RestoreRequest.newBuilder()
                 .setSnapshot(snapshot)
                 .setCriu(criu.toProto())
                 .setKeep(keep)
+                .setLazy(lazy)
                 .setPidfile(pidfile == null ? "" : pidfile.toAbsolutePath().toString()))
                 .build();
         ClientOutput output = ClientOutput.of(spec, "ferry restore");
         Result result = output.askCache(runDir, request);
-        return json ? output.json(result, output.transferJson(result, snapshot, result.getRestoredPid())) : output.result(result);
+        if (json) {
+            java.util.Map<String, Object> m = output.transferJson(result, snapshot, result.getRestoredPid());
+            if (lazy) {
+                m.put("lazy_bytes", result.getLazyBytes());
+                m.put("lazy_ms", result.getLazyMillis());
+            }
+            return output.json(result, m);
+        }
+        return output.result(result);
     }
 }

@@ -82,7 +82,10 @@ public final class LazyDumpEngine {
         /** Completes when the target reports every page arrived; exceptionally when it reports they did not. */
         CompletableFuture<Void> complete();
 
-        /** Closes the page-server socket at once: CRIU reads EOF. Idempotent. */
+        /**
+         * Closes the page-server socket at once, so that CRIU fails the lazy transfer: with a reset, since CRIU takes a
+         * clean EOF for a finished transfer and would end the source. Idempotent.
+         */
         void close();
 
         /** Whether the target was told to run the tree (from then on the source's copy is stale). */
@@ -175,7 +178,7 @@ public final class LazyDumpEngine {
         try {
             while (!criu.waitFor(Duration.ofMillis(POLL_MILLIS))) {
                 if (barrier.answered && !barrier.committed && !released) {
-                    pages.close(); // CRIU would wait for a page client; EOF makes it resume the source now
+                    pages.close(); // CRIU would wait for a page client; a reset makes it resume the source now
                     released = true;
                 }
                 boolean overdue = System.nanoTime() - deadline >= 0;
@@ -187,7 +190,7 @@ public final class LazyDumpEngine {
                         sourceEnded = why;
                         killTree(job.pid()); // stale once the target ran: it must not resume
                     } else {
-                        rolledBack = why; // the target never ran it: CRIU resumes the source on EOF
+                        rolledBack = why; // the target never ran it: CRIU resumes the source on a reset
                     }
                     pages.close();
                     released = true;

@@ -43,39 +43,20 @@ class LazyMigrateIT {
 
     private static final int OCTET = 60;
     private static final int SIZE_MIB = 1024;
-    private static final Path PIPE_MAX = Path.of("/proc/sys/fs/pipe-max-size");
-    private static final Path LAZY_DIR = Path.of("/dev/shm/ferry");
-    private static String pipeMaxBefore;
-    /** What other runs left in /dev/shm/ferry before this class started (only what this class adds is its own). */
-    private static List<String> lazyDirBefore = List.of();
+    private static PostCopyHost host;
 
     @RegisterExtension
     static final LabExtension LAB = new LabExtension(OCTET, LabExtension.Daemons.BOTH, true, true);
 
     @BeforeAll
     static void raisePipeMaxSize() throws IOException {
-        pipeMaxBefore = dev.ferry.posix.Pipes.readSysctl(PIPE_MAX);
-        lazyDirBefore = listLazyDir();
-        if (Long.parseLong(pipeMaxBefore) < 4194304) {
-            setPipeMax("4194304");
-        }
-    }
-
-    /** One write(2), as sysctl(8) does: procfs takes a value only whole, in a single write. */
-    private static void setPipeMax(String value) throws IOException {
-        try (var out = java.nio.channels.FileChannel.open(PIPE_MAX, java.nio.file.StandardOpenOption.WRITE)) {
-            out.write(java.nio.ByteBuffer.wrap((value + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
-        }
-        String now = dev.ferry.posix.Pipes.readSysctl(PIPE_MAX);
-        if (!now.equals(value)) {
-            throw new IOException("fs.pipe-max-size: " + now + " after writing " + value);
-        }
+        host = PostCopyHost.prepare();
     }
 
     @AfterAll
     static void restorePipeMaxSize() throws IOException {
-        if (pipeMaxBefore != null) {
-            setPipeMax(pipeMaxBefore);
+        if (host != null) {
+            host.restore();
         }
     }
 
@@ -105,11 +86,11 @@ class LazyMigrateIT {
                 "--json");
         assertEquals(0, migrate.exitCode(), () -> "ferry migrate --lazy failed\n" + migrate.describe() + fx.diagnostics());
         String json = migrate.stdout();
-        long lazyBytes = jsonLong(json, "lazy_bytes");
-        long freezeMs = jsonLong(json, "freeze_ms");
+        long lazyBytes = PostCopyHost.jsonLong(json, "lazy_bytes");
+        long freezeMs = PostCopyHost.jsonLong(json, "freeze_ms");
         assertTrue(lazyBytes >= (SIZE_MIB - 64L) << 20, () -> "only " + lazyBytes + " page bytes crossed after the"
                 + " target resumed (expected: most of " + SIZE_MIB + " MiB, post-copy)\n" + json);
-        long restored = fx.adopt(jsonLong(json, "restored_pid"));
+        long restored = fx.adopt(PostCopyHost.jsonLong(json, "restored_pid"));
         assertTrue(ProcFs.awaitGone(server.pid(), 5_000), "the source process still runs after the migration");
         assertTrue(fx.lab().processInNode(restored, fx.lab().targetNs()), "restored pid " + restored + " is not in the target");
 
@@ -126,8 +107,8 @@ class LazyMigrateIT {
         assertFalse(source.hasAddress(vip), "the service address is still on the source");
         assertTrue(target.hasAddress(vip), "the service address is not on the target");
         assertEquals(List.of(), source.lockRules(), "CRIU's network lock is left on the source");
-        assertEquals(List.of(), criuProcesses(), "a CRIU process (dump, lazy-pages, restore) is left");
-        assertEquals(List.of(), leftInLazyDir(), "post-copy images left on tmpfs");
+        assertEquals(List.of(), PostCopyHost.criuProcesses(), "a CRIU process (dump, lazy-pages, restore) is left");
+        assertEquals(List.of(), host.leftInLazyDir(), "post-copy images left on tmpfs");
         assertTrue(fx.imageFiles().isEmpty(), "checkpoint images were written to disk");
         System.out.printf("LazyMigrateIT: %d MiB, frozen %d ms, %d page bytes after the resume, longest reply gap %d ms%n%s%n",
                 SIZE_MIB, freezeMs, lazyBytes, replies.maxGapMillis(), json);
@@ -176,12 +157,12 @@ class LazyMigrateIT {
                 && migrate.stderr().contains("stopped on both nodes"), () -> "ferry migrate does not say plainly what"
                 + " became of the process\n" + migrate.describe());
         assertTrue(ProcFs.awaitGone(server.pid(), 10_000), "the stale source process still runs");
-        waitUntil(() -> pythonsIn(fx, fx.lab().targetNs()).isEmpty(), 15_000, "the restored process still runs on the target");
-        waitUntil(() -> criuProcesses().isEmpty(), 15_000, "a CRIU process (dump, lazy-pages, restore) is left");
+        PostCopyHost.waitUntil(() -> pythonsIn(fx, fx.lab().targetNs()).isEmpty(), 15_000, "the restored process still runs on the target");
+        PostCopyHost.waitUntil(() -> PostCopyHost.criuProcesses().isEmpty(), 15_000, "a CRIU process (dump, lazy-pages, restore) is left");
         assertFalse(target.hasAddress(vip), "the target kept the service address: a half address move");
         assertEquals(List.of(), source.lockRules(), "CRIU's network lock is left on the source");
         assertEquals(List.of(), target.lockRules(), "lock rules on the target");
-        assertEquals(List.of(), leftInLazyDir(), "post-copy images left on tmpfs");
+        assertEquals(List.of(), host.leftInLazyDir(), "post-copy images left on tmpfs");
         assertTrue(fx.daemons().proxyAlive() && fx.daemons().cacheAlive(), "a daemon died with the link");
 
         // the daemons keep serving: a plain migration through the same pair works
@@ -225,17 +206,6 @@ class LazyMigrateIT {
         return last;
     }
 
-    private static long jsonLong(String json, String key) {
-        int i = json.indexOf("\"" + key + "\"");
-        assertTrue(i >= 0, () -> "no " + key + " in " + json);
-        int c = json.indexOf(':', i) + 1;
-        int e = c;
-        while (e < json.length() && (Character.isDigit(json.charAt(e)) || json.charAt(e) == ' ')) {
-            e++;
-        }
-        return Long.parseLong(json.substring(c, e).trim());
-    }
-
     /**
      * PIDs of python3 processes in node {@code ns}, by /proc/PID/comm: a post-copy process's cmdline lives in pages
      * that may still be on the source, and reading it from outside waits for them or comes back empty.
@@ -260,56 +230,5 @@ class LazyMigrateIT {
             }
         }
         return found;
-    }
-
-    /** CRIU processes of any kind (the lab's migrations are the only users of CRIU here). */
-    private static List<String> criuProcesses() throws IOException {
-        List<String> found = new ArrayList<>();
-        try (var procs = Files.list(Path.of("/proc"))) {
-            for (Path p : (Iterable<Path>) procs::iterator) {
-                if (!p.getFileName().toString().matches("\\d+")) {
-                    continue;
-                }
-                try {
-                    String cmd = Files.readString(p.resolve("cmdline")).replace('\0', ' ');
-                    if (cmd.contains("/sbin/criu ") && (cmd.contains(" lazy-pages") || cmd.contains("--lazy-pages"))) {
-                        found.add(p.getFileName() + ": " + cmd.strip());
-                    }
-                } catch (IOException e) {
-                    // gone meanwhile
-                }
-            }
-        }
-        return found;
-    }
-
-    /** Entries this class's migrations left in /dev/shm/ferry (post-copy's images dirs). */
-    private static List<String> leftInLazyDir() throws IOException {
-        List<String> now = new ArrayList<>(listLazyDir());
-        now.removeAll(lazyDirBefore);
-        return now;
-    }
-
-    private static List<String> listLazyDir() throws IOException {
-        if (!Files.isDirectory(LAZY_DIR)) {
-            return List.of();
-        }
-        try (var s = Files.list(LAZY_DIR)) {
-            return s.map(Path::toString).toList();
-        }
-    }
-
-    interface Check {
-        boolean ok() throws Exception;
-    }
-
-    private static void waitUntil(Check check, long millis, String message) throws Exception {
-        long deadline = System.currentTimeMillis() + millis;
-        while (!check.ok()) {
-            if (System.currentTimeMillis() > deadline) {
-                fail(message);
-            }
-            Thread.sleep(50);
-        }
     }
 }

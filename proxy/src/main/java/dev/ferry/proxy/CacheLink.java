@@ -104,8 +104,11 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     private volatile IOException failure;
     private volatile SnapshotName snapshot;
     private volatile boolean migration;
-    /** A post-copy migration: the commit completes at SNAPSHOT_ACK (the source must serve pages during the restore). */
+    /** Post-copy: the commit completes at SNAPSHOT_ACK (the source must serve pages during the restore). */
     private volatile boolean lazy;
+    /** {@code ferry dump --lazy}: after SNAPSHOT_ACK a restore on the target must begin within {@link #lazyTimeout}. */
+    private volatile boolean lazyDump;
+    private volatile Duration lazyTimeout = Duration.ZERO;
     private volatile long restoredAt;
     private volatile long heldAt;
     private final AtomicInteger handOver = new AtomicInteger(OPEN);
@@ -291,7 +294,9 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             this.retryFor = Duration.ofMillis(begin.retryForMillis());
             this.window = new ResendWindow(ResendWindow.DEFAULT_LIMIT);
         }
-        this.lazy = begin.isMigration() && begin.migrate().getLazyPages();
+        this.lazy = begin.isMigration() ? begin.migrate().getLazyPages() : begin.lazyPages();
+        this.lazyDump = begin.lazyPages();
+        this.lazyTimeout = Duration.ofMillis(begin.lazyTimeoutMillis());
         checkFailure();
         send(begin);
         try {
@@ -702,6 +707,9 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         if (w != null) {
             w.clear();
         }
+        if (lazyDump) {
+            awaitRestore(ack.snapshot());
+        }
         try {
             onAcknowledged.run();
         } catch (RuntimeException e) {
@@ -710,13 +718,37 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     }
 
     /**
+     * {@code ferry dump --lazy}, its snapshot committed: a {@code ferry restore --lazy} on the target must open the
+     * page-server channel within the lazy timeout, or the link fails with {@link NoRestoreException} (CRIU resumes the
+     * source, the cache drops the snapshot when the connection closes). Nothing was handed out by then: the target's
+     * tree runs only after this link's SNAPSHOT_RESUME, which a failed link never sends.
+     */
+    private void awaitRestore(SnapshotName name) {
+        Duration timeout = lazyTimeout;
+        channel.eventLoop().schedule(() -> {
+            if (tunnel == null) {
+                fail(new NoRestoreException("no `ferry restore -D " + name + " --remote --lazy` began on the image-cache"
+                        + " at " + target + " within " + timeout.toMillis() / 1000.0 + " s (--lazy-timeout); the"
+                        + " image-cache drops the snapshot"));
+            }
+        }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** {@code ferry dump --lazy}: no restore on the target began within the lazy timeout. */
+    static final class NoRestoreException extends CacheLinkException {
+        NoRestoreException(String message) {
+            super(message);
+        }
+    }
+
+    /**
      * The target holds the restored tree: tell it to resume, unless the engine has given up on the commit (then
      * close the link, and the target kills the tree before it ran).
      */
     void snapshotHeld(SnapshotHeld h) {
-        if (!migration || !h.snapshot().equals(snapshot)) {
+        if ((!migration && !lazyDump) || !h.snapshot().equals(snapshot)) {
             fail(new CacheLinkException("unexpected SNAPSHOT_HELD for " + h.snapshot() + " from the image-cache at "
-                    + target + " (expected: only for migration " + snapshot + ", after SNAPSHOT_ACK)"));
+                    + target + " (expected: only for migration or post-copy dump " + snapshot + ", after SNAPSHOT_ACK)"));
             return;
         }
         heldAt = System.nanoTime();
@@ -788,12 +820,25 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         return t == null ? 0 : t.bytesOut();
     }
 
+    /**
+     * Closes CRIU's page-server socket with a reset, never a FIN: CRIU 4.2 reads a clean EOF as the end of a successful
+     * lazy transfer ({@code page-xfer: Session over}, {@code Lazy pages transfer finished successfully}) and ends the
+     * source, even when no page was ever asked for; only a failed read ({@code ECONNRESET}) makes it fail the transfer
+     * and resume the source. Every caller closes the socket to make CRIU give up (LazySplitIT tests it).
+     */
     private synchronized void closePageServer() {
+        var s = pageSocket;
+        if (s != null && s.isOpen()) {
+            try {
+                s.setOption(java.net.StandardSocketOptions.SO_LINGER, 0); // close(2) then sends RST
+            } catch (IOException | RuntimeException e) {
+                LOG.fine(() -> "SO_LINGER 0 on CRIU's page-server socket: " + e);
+            }
+        }
         var t = tunnel;
         if (t != null) {
             t.abort();
         }
-        var s = pageSocket;
         if (s != null) {
             try {
                 s.close();
@@ -806,10 +851,10 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     /** CHANNEL_OPEN from the cache, on the event loop: join CRIU's page-server socket to the channel. */
     synchronized void channelOpened(dev.ferry.protocol.codec.ChannelOpen open) {
         var s = pageSocket;
-        if (s == null || tunnel != null || !migration || !open.snapshot().equals(snapshot) || !s.isOpen()) {
+        if (s == null || tunnel != null || !lazy || !open.snapshot().equals(snapshot) || !s.isOpen()) {
             fail(new CacheLinkException("unexpected CHANNEL_OPEN " + open.streamId() + " for " + open.snapshot()
                     + " from the image-cache at " + target + " (expected: one page-server channel, for a post-copy"
-                    + " migration of " + snapshot + ")"));
+                    + " migration or dump of " + snapshot + ")"));
             return;
         }
         var t = new dev.ferry.protocol.tunnel.ChannelTunnel(channel, open.streamId(), s, n -> { });

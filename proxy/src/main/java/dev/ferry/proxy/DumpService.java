@@ -68,6 +68,10 @@ final class DumpService implements ControlServer.Handler {
     /** Where post-copy dumps put CRIU's non-page images while they are sent: tmpfs, never disk. */
     static final java.nio.file.Path LAZY_DIR = java.nio.file.Path.of("/dev/shm/ferry");
     private volatile dev.ferry.dump.LazyDumpEngine lazyEngine;
+    /** {@code ferry dump --lazy}: what the target's restore may take once it began, on top of the wait for it. */
+    static final Duration LAZY_RESTORE_ALLOWANCE = Duration.ofMinutes(2);
+    /** {@code ferry dump --lazy}: the snapshot is committed, the tree frozen, its pages served until a restore fetches them. */
+    static final String PHASE_SERVING = "serving";
 
     /** @param tls the client TLS context towards the cache, or null for plain TCP */
     DumpService(ProxyConfig config, DumpEngine engine, EventLoopGroup group, Class<? extends Channel> channelClass,
@@ -146,9 +150,26 @@ final class DumpService implements ControlServer.Handler {
         } catch (IllegalArgumentException e) {
             return Results.failure(ExitCode.USAGE, e.getMessage());
         }
-        return run(new Plan(name, pid, options, config.cacheHost(), config.cachePort(), null, Duration.ZERO, null,
-                        false, Duration.ZERO), session,
-                DumpListener.NONE);
+        if (!r.getLazy()) {
+            return run(new Plan(name, pid, options, config.cacheHost(), config.cachePort(), null, Duration.ZERO, null,
+                    false, Duration.ZERO), session, DumpListener.NONE);
+        }
+        if (r.getCriu().getLeaveRunning()) {
+            return Results.failure(ExitCode.USAGE, "--leave-running with --lazy: a post-copy dump keeps the tree frozen"
+                    + " while the target fetches its pages and ends it after the last one (expected: one of the two;"
+                    + " use `ferry dump --leave-running` without --lazy to copy a process)");
+        }
+        String lazyProblem = LazyPreflight.problem();
+        if (lazyProblem != null) {
+            LOG.warning(() -> "snapshot " + name + ": post-copy dump refused: " + lazyProblem);
+            return Results.failure(ExitCode.REFUSED, "dump of pid " + pid + " into " + name + " refused before anything"
+                    + " was frozen: " + lazyProblem + "; process " + pid + " was not touched");
+        }
+        Duration lazyTimeout = r.getLazyTimeoutMillis() > 0 ? Duration.ofMillis(r.getLazyTimeoutMillis())
+                : MigrationSource.DEFAULT_LAZY_TIMEOUT;
+        // the source stays frozen while it waits for the restore, and while the target restores
+        return run(new Plan(name, pid, options, config.cacheHost(), config.cachePort(), null,
+                lazyTimeout.plus(LAZY_RESTORE_ALLOWANCE), null, true, lazyTimeout), session, DumpListener.NONE);
     }
 
     /**
@@ -168,6 +189,11 @@ final class DumpService implements ControlServer.Handler {
 
         String target() {
             return host + ":" + port;
+        }
+
+        /** {@code ferry dump --lazy}: post-copy whose restore is a later {@code ferry restore --lazy} on the target. */
+        boolean lazyDump() {
+            return lazy && migrate == null;
         }
     }
 
@@ -249,7 +275,8 @@ final class DumpService implements ControlServer.Handler {
             // post-copy sends no lazy pages as images: announce what the cache will hold, not the process's size
             long announced = plan.lazy() ? Math.min(expected, (expected >> 6) + (16L << 20)) : expected;
             link.begin(new SnapshotBegin(name, announced, pid, config.criu().version(), plan.migrate(),
-                    config.retryFor().toMillis()), max(config.connectTimeout(), READY_TIMEOUT));
+                    config.retryFor().toMillis(), plan.lazyDump(), plan.lazyDump() ? plan.lazyTimeout().toMillis() : 0),
+                    max(config.connectTimeout(), READY_TIMEOUT));
         } catch (IOException e) {
             link.close();
             events.linkClosed();
@@ -281,6 +308,11 @@ final class DumpService implements ControlServer.Handler {
                     LOG.info(() -> "snapshot " + name + ": " + phase);
                     session.progress(phase, bytes.get(), images.get(), "");
                     extra.phase(phase);
+                    if (plan.lazyDump() && phase.equals(PHASE_COMMITTED)) {
+                        String serving = servingNotice(plan);
+                        LOG.info(() -> "snapshot " + name + ": " + serving);
+                        session.progress(PHASE_SERVING, bytes.get(), images.get(), serving);
+                    }
                 }
 
                 @Override
@@ -339,6 +371,11 @@ final class DumpService implements ControlServer.Handler {
             if (plan.migrate() != null) {
                 Result handedOver = plan.handOver().handOver(plan, link, outcome);
                 return stats.isPresent() ? handedOver.toBuilder().setCriuStats(stats.get()).build() : handedOver;
+            }
+            if (plan.lazyDump()) {
+                Result.Builder done = lazyDumped(plan, link, outcome);
+                stats.ifPresent(done::setCriuStats);
+                return done.build();
             }
             LOG.info(() -> "snapshot " + name + ": dump done, " + outcome.images() + " images, " + outcome.bytes()
                     + " bytes in " + outcome.duration().toMillis() + " ms, acknowledged by " + link.target()
@@ -442,6 +479,40 @@ final class DumpService implements ControlServer.Handler {
         }
     }
 
+    /** What {@code ferry dump --lazy} tells its user once the snapshot is committed and the tree frozen. */
+    static String servingNotice(Plan plan) {
+        return "snapshot " + plan.name() + " is on the image-cache at " + plan.target() + "; process " + plan.pid()
+                + " is frozen here and its memory is served from here. Now run `ferry restore -D " + plan.name()
+                + " --remote --lazy` on the target within " + plan.lazyTimeout().toSeconds() + " s (--lazy-timeout);"
+                + " if none begins by then, process " + plan.pid() + " runs on here";
+    }
+
+    /**
+     * The result of a {@code ferry dump --lazy} whose restore fetched the last page: CRIU has ended the source, as
+     * after a plain dump. {@code lazy_ms} runs from the target's tree running to now, as in {@code migrate --lazy}.
+     */
+    private static Result.Builder lazyDumped(Plan plan, CacheLink link, DumpOutcome outcome) {
+        var restored = link.restored().getNow(null);
+        long restoredPid = restored == null ? 0 : restored.pid();
+        long lazyBytes = link.lazyBytes();
+        long lazyMillis = link.restoredAt() == 0 ? 0 : Math.max(0, (System.nanoTime() - link.restoredAt()) / 1_000_000);
+        LOG.info(() -> "snapshot " + plan.name() + ": post-copy dump done, restored on " + link.target() + " as pid "
+                + restoredPid + ", " + lazyBytes + " page bytes followed in " + lazyMillis + " ms; pid " + plan.pid()
+                + " ended here");
+        return Results.success("dumped pid " + plan.pid() + " into " + plan.name() + " on " + link.target() + ": "
+                        + outcome.images() + " images, " + outcome.bytes() + " bytes, verified; restored there as pid "
+                        + restoredPid + ", post-copy: " + lazyBytes + " page bytes followed in " + lazyMillis
+                        + " ms; process " + plan.pid() + " ended here")
+                .setBytes(outcome.bytes())
+                .setImages(outcome.images())
+                .setDurationMillis(outcome.duration().toMillis())
+                .setCriuLogPath(String.valueOf(outcome.logPath()))
+                .setRestoredPid(restoredPid)
+                .setTarget(plan.target())
+                .setLazyBytes(lazyBytes)
+                .setLazyMillis(lazyMillis);
+    }
+
     /** The result for a failed dump: the link's failure comes first (it is why CRIU failed), then CRIU's. */
     private static Result failure(SnapshotName name, long pid, CacheLink link, Exception e) {
         if (e instanceof dev.ferry.dump.LazyRollbackException back) {
@@ -453,10 +524,12 @@ final class DumpService implements ControlServer.Handler {
             }
             IOException linkFailure = link.failure();
             ExitCode code = linkFailure instanceof CacheRefusedException refused ? exitFor(refused.code())
-                    : ExitCode.PEER_UNREACHABLE;
-            return Results.failure(code, "snapshot " + name + ": " + (linkFailure != null ? linkFailure.getMessage()
-                    + "; " : "") + back.getMessage() + "; process " + pid + " keeps running (post-copy: connections"
-                    + " dumped with --tcp-established are lost)" + lock).toBuilder()
+                    : linkFailure instanceof CacheLink.NoRestoreException ? ExitCode.TIMEOUT : ExitCode.PEER_UNREACHABLE;
+            String why = linkFailure instanceof CacheLink.NoRestoreException
+                    ? linkFailure.getMessage() + "; nothing was handed out, so CRIU resumed the source"
+                    : (linkFailure != null ? linkFailure.getMessage() + "; " : "") + back.getMessage();
+            return Results.failure(code, "snapshot " + name + ": " + why + "; process " + pid + " keeps running"
+                    + " (post-copy: connections dumped with --tcp-established are lost)" + lock).toBuilder()
                     .setCriuLogPath(String.valueOf(back.logPath())).build();
         }
         if (e instanceof dev.ferry.dump.LazyPagesException lazy) {

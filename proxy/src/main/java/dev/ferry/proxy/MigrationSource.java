@@ -1,7 +1,6 @@
 package dev.ferry.proxy;
 
 import dev.ferry.criu.Criu;
-import dev.ferry.criu.LazyPagesPipes;
 import dev.ferry.criu.RecentCheck;
 import dev.ferry.criu.CriuLog;
 import dev.ferry.criu.CriuOptions;
@@ -48,7 +47,6 @@ final class MigrationSource {
     static final String PHASE_POST_COPY = "post-copy";
     /** How long the pages of a post-copy migration may take to arrive, unless the request says. */
     static final Duration DEFAULT_LAZY_TIMEOUT = Duration.ofMinutes(10);
-    /** What CRIU's page server needs on the source to splice pages ({@code F_SETPIPE_SZ} of ~3.2 MiB). */
     /** How long a passing {@code criu check} stands for the next migrations (many at once would each run CRIU). */
     static final Duration CHECK_VALID_FOR = Duration.ofSeconds(30);
     private static final Logger LOG = Logger.getLogger(MigrationSource.class.getName());
@@ -117,13 +115,9 @@ final class MigrationSource {
         }
         session.progress("preflight", 0, 0, "checking CRIU and the service address on this node");
         if (r.getLazy()) {
-            String pipe = LazyPagesPipes.problem();
-            if (pipe != null) {
-                return refused(name, pid, pipe);
-            }
-            String tmpfs = dev.ferry.dump.LazyDumpEngine.tmpfsProblem(DumpService.LAZY_DIR);
-            if (tmpfs != null) {
-                return refused(name, pid, tmpfs);
+            String lazy = LazyPreflight.problem();
+            if (lazy != null) {
+                return refused(name, pid, lazy);
             }
         }
         try {

@@ -101,11 +101,17 @@ public class WireMessageDecoder extends MessageToMessageDecoder<Frame> {
 
     private static SnapshotBegin snapshotBegin(Frame frame) {
         var p = parse(frame, dev.ferry.protocol.message.SnapshotBegin.parser());
+        if (p.hasMigrate() && p.getLazyPages()) {
+            throw new ProtocolException(ErrorCode.PROTOCOL_ERROR, frame.type() + " of " + p.getSnapshot()
+                    + ": lazy_pages with a MigrateSpec (expected: a post-copy migration says so in MigrateSpec.lazy_pages,"
+                    + " SNAPSHOT_BEGIN.lazy_pages is for `ferry dump --lazy` only)");
+        }
         return new SnapshotBegin(snapshotName(frame, p.getSnapshot()),
                 notNegative(frame, "expected bytes", p.getExpectedBytes()),
                 notNegative(frame, "source pid", p.getSourcePid()), p.getCriuVersion(),
                 p.hasMigrate() ? p.getMigrate() : null,
-                notNegative(frame, "retry for millis", p.getRetryForMillis()));
+                notNegative(frame, "retry for millis", p.getRetryForMillis()),
+                p.getLazyPages(), notNegative(frame, "lazy timeout millis", p.getLazyTimeoutMillis()));
     }
 
     private static Received received(Frame frame) {

@@ -63,7 +63,8 @@ public class WireMessageEncoder extends MessageToMessageEncoder<WireMessage> {
         } else if (msg instanceof SnapshotBegin m) {
             var b = dev.ferry.protocol.message.SnapshotBegin.newBuilder().setSnapshot(m.snapshot().value())
                     .setExpectedBytes(m.expectedBytes()).setSourcePid(m.sourcePid()).setCriuVersion(m.criuVersion())
-                    .setRetryForMillis(m.retryForMillis());
+                    .setRetryForMillis(m.retryForMillis())
+                    .setLazyPages(m.lazyPages()).setLazyTimeoutMillis(m.lazyTimeoutMillis());
             if (m.migrate() != null) {
                 b.setMigrate(m.migrate());
             }

@@ -97,6 +97,7 @@ class WireMessageCodecTest {
                 new SnapshotHeld(WEB1, 4242),
                 new SnapshotResume(WEB1),
                 new SnapshotBegin(WEB1, 1 << 20, 77, "4.2.1", null, 10_000),
+                new SnapshotBegin(WEB1, 1 << 20, 77, "4.2.1", null, 10_000, true, 600_000),
                 new SnapshotReady(WEB1, 0x1234_5678_9abc_def0L),
                 new Received(List.of(new Received.StreamOffset(7, 4 << 20), new Received.StreamOffset(9, 0))),
                 new SnapshotReattach(WEB1, -2L, 10_000),
@@ -281,6 +282,15 @@ class WireMessageCodecTest {
                 dev.ferry.protocol.message.SnapshotBegin.newBuilder().setSnapshot(name).build());
         assertEquals(ErrorCode.BAD_NAME, e.code());
         assertEquals("SNAPSHOT_BEGIN: " + SnapshotName.problem(name), e.getMessage());
+    }
+
+    @Test
+    void refusesLazyPagesBesideAMigrateSpec() {
+        ProtocolException e = refusal(FrameType.SNAPSHOT_BEGIN, 0, dev.ferry.protocol.message.SnapshotBegin.newBuilder()
+                .setSnapshot("web1").setLazyPages(true)
+                .setMigrate(dev.ferry.protocol.message.MigrateSpec.newBuilder().setLazyPages(true)).build());
+        assertEquals(ErrorCode.PROTOCOL_ERROR, e.code());
+        assertTrue(e.getMessage().contains("lazy_pages with a MigrateSpec"), e.getMessage());
     }
 
     @Test
