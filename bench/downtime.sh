@@ -5,6 +5,8 @@
 #   ferry (TLS):      `ferry migrate --tcp-established --move-ip VIP/32` through image-proxy (src) → image-cache
 #                     (dst) with mutual TLS
 #   ferry (insecure): the same through a second daemon pair started with --insecure (plain TCP)
+#   ferry --lazy (TLS): the same as ferry (TLS) with --lazy (post-copy: the tree runs on dst before its pages
+#                     crossed; they follow over the link); fs.pipe-max-size is raised to 4 MiB for the run (restored)
 #   hand-run CRIU:    the field notes' §2.3 sequence with images on tmpfs: criu dump --tcp-established
 #                     --network-lock nftables in src → VIP added quietly on dst → criu restore -d in dst → VIP
 #                     deleted on src, gratuitous ARP from dst, CRIU's nft table deleted in src
@@ -81,6 +83,7 @@ del_lock_tables() {  # CRIU's per-connection lock tables (inet CRIU-<id>) in a n
   done
 }
 netns_down() { local ns; for ns in $NS_SRC $NS_DST $NS_CLI $NS_SW; do ip netns del "$ns" 2>/dev/null || true; done; }
+pipe_max_before=""   # set while this run has raised fs.pipe-max-size for --lazy
 cleanup() {
   local rc=$? p
   set +e   # clean up as much as possible, whatever fails
@@ -95,6 +98,7 @@ cleanup() {
   [ -e /run/netns/$NS_SRC ] && del_lock_tables $NS_SRC
   [ -e /run/netns/$NS_DST ] && del_lock_tables $NS_DST
   netns_down
+  [ -n "$pipe_max_before" ] && echo "$pipe_max_before" > /proc/sys/fs/pipe-max-size
   rm -rf "$shm" "$lock"
   if [ "${FERRY_DOWNTIME_KEEP:-0}" = 1 ]; then echo "downtime: kept $work" >&2; else rm -rf "$work"; fi
   exit $rc
@@ -296,7 +300,7 @@ cols=(run workload case gap_ms outage_ms frozen_ms preflight_ms dump_ms restore_
       criu_freezing_ms criu_frozen_ms criu_memdump_ms criu_memwrite_ms criu_pages criu_seized_to_postdump_ms
       commit_ms criu_restore_ms cpu_src_ms cpu_dst_ms replies errors discontinuities gap_after_n checks load1)
 (IFS=$'\t'; echo "${cols[*]}") > "$work/runs.tsv"
-migrate_one() {  # migrate_one RUN WORKLOAD CASE   (CASE: tls | plain | criu)
+migrate_one() {  # migrate_one RUN WORKLOAD CASE   (CASE: tls | plain | lazy | criu)
   local r=$1 wl=$2 cs=$3 tag="$1-$2-$3" digest="" restored="" problems=""
   local frozen=- pre=- dump=- rest=- hand=- cpu_src=- cpu_dst=- s2p=- commit=- stats_d="" stats_r="" tstart tend
   local log="$work/client-$tag.log"
@@ -331,11 +335,12 @@ migrate_one() {  # migrate_one RUN WORKLOAD CASE   (CASE: tls | plain | criu)
     tstart=$t0; tend=$t4
     rm -rf "$img"
   else
-    local out="$work/migrate-$tag.out" rd="$work/$cs/src" px cx p0 c0
-    px=${daemon_pid[$cs-proxy]}; cx=${daemon_pid[$cs-cache]}
+    local pair=$cs lazy=(); [ "$cs" = lazy ] && pair=tls lazy=(--lazy)   # --lazy runs through the TLS pair
+    local out="$work/migrate-$tag.out" rd="$work/$pair/src" px cx p0 c0
+    px=${daemon_pid[$pair-proxy]}; cx=${daemon_pid[$pair-cache]}
     touch "$work/mark-$tag"; p0=$(cpu_ms "$px"); c0=$(cpu_ms "$cx")
     tstart=$(now)
-    nsn $NS_SRC "${java_client[@]}" migrate -t "$server" --tcp-established --move-ip $VIP/32 --run-dir "$rd" \
+    nsn $NS_SRC "${java_client[@]}" migrate -t "$server" --tcp-established --move-ip $VIP/32 "${lazy[@]}" --run-dir "$rd" \
       >"$out" 2>&1 || die "$tag: ferry migrate failed: $(cat "$out")"
     tend=$(now)
     restored=$(grep -o 'as pid [0-9]*' "$out" | head -n1 | tr -dc 0-9); track "$restored"
@@ -353,7 +358,7 @@ migrate_one() {  # migrate_one RUN WORKLOAD CASE   (CASE: tls | plain | criu)
     commit=$(awk -v snap="snapshot migrate-$server-" 'index($0, snap) {
                split($1, a, ":"); t = a[1] * 3600 + a[2] * 60 + a[3]
                if ($NF == "post-dump") p = t; if ($NF == "committed" && p) { printf "%d", (t - p) * 1000; exit } }' "$rd/proxy.log")
-    d=$(find "$work/$cs/dst" -name restore.log -newer "$work/mark-$tag" -printf '%T@ %h\n' | sort -n | tail -n1 | cut -d' ' -f2-)
+    d=$(find "$work/$pair/dst" -name restore.log -newer "$work/mark-$tag" -printf '%T@ %h\n' | sort -n | tail -n1 | cut -d' ' -f2-)
     [ -n "$d" ] && stats_r=$(criu_stats "$d/stats-restore")
   fi
   local at; at=$(last_n "$log")
@@ -392,11 +397,13 @@ echo "reference: $IMAGE_BYTES bytes src → dst over the veth (socat): $floor_ms
 make_pki
 start_pair tls
 start_pair plain
-cases=(tls plain criu)
+pipe_max=$(cat /proc/sys/fs/pipe-max-size)   # --lazy: CRIU's page server needs 4 MiB pipes (docs/migrate.md)
+if [ "$pipe_max" -lt 4194304 ]; then pipe_max_before=$pipe_max; echo 4194304 > /proc/sys/fs/pipe-max-size; fi
+cases=(tls plain lazy criu)
 for r in $(seq 0 "$runs"); do   # run 0 warms up the JVMs, CRIU and memory, and is not counted
   for wl in counter redis; do
-    for i in 0 1 2; do          # rotate the order of the cases from run to run
-      migrate_one "$r" "$wl" "${cases[$(((i + r) % 3))]}"
+    for i in "${!cases[@]}"; do   # rotate the order of the cases from run to run
+      migrate_one "$r" "$wl" "${cases[$(((i + r) % ${#cases[@]}))]}"
     done
   done
 done
@@ -420,7 +427,7 @@ for r in rows:
         if k not in ("workload", "case", "checks"):
             r[k] = num(r[k])
 measured = [r for r in rows if r["run"] > 0]
-names = {"tls": "ferry (TLS)", "plain": "ferry (insecure)", "criu": "hand-run CRIU"}
+names = {"tls": "ferry (TLS)", "plain": "ferry (insecure)", "lazy": "ferry --lazy (TLS)", "criu": "hand-run CRIU"}
 keys = ("gap", "outage", "frozen", "preflight", "dump", "restore", "handover", "criu_memdump", "criu_memwrite",
         "criu_seized_to_postdump", "commit", "criu_restore", "cpu_src", "cpu_dst")
 def med(wl, cs, key):
@@ -431,16 +438,16 @@ loads = [r["load1"] for r in measured]
 summary = {}
 for wl in ("counter", "redis"):
     summary[wl] = {}
-    for cs in ("tls", "plain", "criu"):
+    for cs in ("tls", "plain", "lazy", "criu"):
         s = {k + "_ms": med(wl, cs, k + "_ms") for k in keys}
         s["gaps_ms"] = [int(r["gap_ms"]) for r in measured if r["workload"] == wl and r["case"] == cs]
         summary[wl][cs] = s
 print(f"\nclient-side downtime, medians over {runs} runs (ms); load average (1 min) during the runs "
       f"{min(loads):.1f}-{max(loads):.1f}, median {statistics.median(loads):.1f} on {cpus} CPUs")
-print(f"{'workload':8} {'case':17} {'gap':>6} {'outage':>7} {'frozen':>7}  ratio gap  goal <= 1.3   gaps of every run")
+print(f"{'workload':8} {'case':18} {'gap':>6} {'outage':>7} {'frozen':>7}  ratio gap  goal <= 1.3   gaps of every run")
 for wl in ("counter", "redis"):
     base = summary[wl]["criu"]["gap_ms"]
-    for cs in ("tls", "plain", "criu"):
+    for cs in ("tls", "plain", "lazy", "criu"):
         s = summary[wl][cs]
         verdict = ""
         if cs != "criu":
@@ -449,19 +456,19 @@ for wl in ("counter", "redis"):
             verdict = f"{s['ratio_to_hand_run']:9.2f}  {s['goal']:11}"
         else:
             verdict = f"{'(base)':>9}  {'':11}"
-        print(f"{wl:8} {names[cs]:17} {f(s['gap_ms']):>6} {f(s['outage_ms']):>7} {f(s['frozen_ms']):>7}  {verdict}   {s['gaps_ms']}")
+        print(f"{wl:8} {names[cs]:18} {f(s['gap_ms']):>6} {f(s['outage_ms']):>7} {f(s['frozen_ms']):>7}  {verdict}   {s['gaps_ms']}")
 print("gap: longest gap between two replies; outage: all gaps > 50 ms around the migration added up;")
 print("frozen: ferry's own figure (CRIU's 'Seized task' to the target's report); hand-run: criu dump start to restore end")
 print(f"\nwhere the time goes, medians (ms): ferry's phases (hand-run: criu dump, criu restore, VIP/GARP/unlock);")
 print("CRIU's own stats: memdump = pages drained while frozen, memwrite = writing them to tmpfs / ferry's stream;")
 print("seized->post-dump = CRIU froze the tree .. wrote its last image; commit = post-dump .. the cache verified it;")
 print("criu restore = CRIU's restore_time; CPU = user+sys of the daemons and the CRIUs they ran (ferry) or of CRIU")
-print(f"{'workload':8} {'case':17} {'dump':>6} {'restore':>8} {'handover':>9} {'memdump':>8} {'memwrite':>9} "
+print(f"{'workload':8} {'case':18} {'dump':>6} {'restore':>8} {'handover':>9} {'memdump':>8} {'memwrite':>9} "
       f"{'seized->post-dump':>18} {'commit':>7} {'criu restore':>13} {'cpu src':>8} {'cpu dst':>8}")
 for wl in ("counter", "redis"):
-    for cs in ("tls", "plain", "criu"):
+    for cs in ("tls", "plain", "lazy", "criu"):
         s = summary[wl][cs]
-        print(f"{wl:8} {names[cs]:17} {f(s['dump_ms']):>6} {f(s['restore_ms']):>8} {f(s['handover_ms']):>9} "
+        print(f"{wl:8} {names[cs]:18} {f(s['dump_ms']):>6} {f(s['restore_ms']):>8} {f(s['handover_ms']):>9} "
               f"{f(s['criu_memdump_ms']):>8} {f(s['criu_memwrite_ms']):>9} {f(s['criu_seized_to_postdump_ms']):>18} {f(s['commit_ms']):>7} "
               f"{f(s['criu_restore_ms']):>13} {f(s['cpu_src_ms']):>8} {f(s['cpu_dst_ms']):>8}")
 print(f"reference: {int(image_bytes) / 1e6:.0f} MB (the redis images) cross the veth src -> dst with socat in {floor_ms} ms "
