@@ -356,6 +356,7 @@ stop_daemons() {  # both pairs; the proxies first (as before)
   proxy_of=() cache_of=()
 }
 cpu_ticks() { local f; f=$(stat_fields "$1"); set -- $f; echo $(( ${12} + ${13} )); }   # utime + stime
+min_faults() { local f; f=$(stat_fields "$1"); set -- $f; echo "${8}"; }   # minflt: pages touched for the first time
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # Per-thread CPU of a variant's two daemons (and of CRIU, their reaped child) around each dump and restore:
@@ -526,7 +527,7 @@ daemon_figures() {  # daemon_figures VARIANT BYTES: JSON fields of its daemons o
   pcpu=$(awk -v a="${p0[$1]}" -v b="$(cpu_ticks "${proxy_of[$1]}")" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
   ccpu=$(awk -v a="${c0[$1]}" -v b="$(cpu_ticks "${cache_of[$1]}")" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
   gb=$(awk -v b="$2" -v n="$runs" 'BEGIN {printf "%.4f", b * n / 1e9}')
-  echo "\"proxy_hwm_kib\":$(hwm_kib "${proxy_of[$1]}"),\"cache_hwm_kib\":$(hwm_kib "${cache_of[$1]}"),\"proxy_cpu_s\":$pcpu,\"cache_cpu_s\":$ccpu,\"gb_moved\":$gb"
+  echo "\"proxy_hwm_kib\":$(hwm_kib "${proxy_of[$1]}"),\"cache_hwm_kib\":$(hwm_kib "${cache_of[$1]}"),\"proxy_cpu_s\":$pcpu,\"cache_cpu_s\":$ccpu,\"gb_moved\":$gb,\"proxy_minflt\":$(( $(min_faults "${proxy_of[$1]}") - pf0[$1] )),\"cache_minflt\":$(( $(min_faults "${cache_of[$1]}") - cf0[$1] ))"
 }
 json_str() { "$py" -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
 jar_id() { sha256sum "$1" | cut -c1-12; }   # which build ran: the jars' checksums go into the results
@@ -554,12 +555,15 @@ for size in "${size_list[@]}"; do
   echo "== $mib MiB"
   for v in ferry ferry-base; do if has_path "$v"; then start_daemons "${mib}m" "$v"; fi; done
   load0=$(cut -d' ' -f1 /proc/loadavg); cpu_snapshot "s$mib"
-  declare -A p0=() c0=()
+  declare -A p0=() c0=() pf0=() cf0=()
   for ((r = 1 - warmups; r <= runs; r++)); do   # runs numbered <= 0 are warm-ups
     warm=false; [ "$r" -le 0 ] && warm=true
     if [ "$r" -le 0 ]; then echo " warm-up (not counted)"; else echo " run $r"; fi
     if [ "$r" = 1 ]; then
-      for v in "${!proxy_of[@]}"; do p0[$v]=$(cpu_ticks "${proxy_of[$v]}"); c0[$v]=$(cpu_ticks "${cache_of[$v]}"); done
+      for v in "${!proxy_of[@]}"; do
+        p0[$v]=$(cpu_ticks "${proxy_of[$v]}"); c0[$v]=$(cpu_ticks "${cache_of[$v]}")
+        pf0[$v]=$(min_faults "${proxy_of[$v]}"); cf0[$v]=$(min_faults "${cache_of[$v]}")
+      done
     fi
     # A/B: ferry and ferry-base swap places every run, so neither always follows the other
     ab=(ferry ferry-base); (( r % 2 == 0 )) && ab=(ferry-base ferry)

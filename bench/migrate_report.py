@@ -374,6 +374,9 @@ def print_table(agg, meta):
             print("daemons: proxy peak RSS %s MiB, %s CPU-s; cache peak RSS %s MiB, %s CPU-s; over %s GB moved" % (
                 fmt(d.get("proxy_hwm_kib", 0) / 1024, "", 0), fmt(d.get("proxy_cpu_s")),
                 fmt(d.get("cache_hwm_kib", 0) / 1024, "", 0), fmt(d.get("cache_cpu_s")), fmt(d.get("gb_moved"))))
+            if d.get("proxy_minflt") is not None and d.get("gb_moved"):
+                print("daemons' minor page faults per GB moved (first touches of fresh memory): proxy %d, cache %d" % (
+                    d["proxy_minflt"] / d["gb_moved"], d["cache_minflt"] / d["gb_moved"]))
         bd = d.get("base", {})
         if bd:
             bcpu = e.get("ab", {}).get("base_daemons", {})

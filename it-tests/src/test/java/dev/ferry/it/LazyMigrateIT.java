@@ -20,8 +20,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -43,22 +41,11 @@ class LazyMigrateIT {
 
     private static final int OCTET = 60;
     private static final int SIZE_MIB = 1024;
-    private static PostCopyHost host;
 
     @RegisterExtension
     static final LabExtension LAB = new LabExtension(OCTET, LabExtension.Daemons.BOTH, true, true);
-
-    @BeforeAll
-    static void raisePipeMaxSize() throws IOException {
-        host = PostCopyHost.prepare();
-    }
-
-    @AfterAll
-    static void restorePipeMaxSize() throws IOException {
-        if (host != null) {
-            host.restore();
-        }
-    }
+    @RegisterExtension
+    static final PostCopyHost HOST = new PostCopyHost();
 
     private static String vip(int host) {
         return "10.231." + OCTET + "." + host;
@@ -108,7 +95,7 @@ class LazyMigrateIT {
         assertTrue(target.hasAddress(vip), "the service address is not on the target");
         assertEquals(List.of(), source.lockRules(), "CRIU's network lock is left on the source");
         assertEquals(List.of(), PostCopyHost.criuProcesses(), "a CRIU process (dump, lazy-pages, restore) is left");
-        assertEquals(List.of(), host.leftInLazyDir(), "post-copy images left on tmpfs");
+        assertEquals(List.of(), HOST.leftInLazyDir(), "post-copy images left on tmpfs");
         assertTrue(fx.imageFiles().isEmpty(), "checkpoint images were written to disk");
         System.out.printf("LazyMigrateIT: %d MiB, frozen %d ms, %d page bytes after the resume, longest reply gap %d ms%n%s%n",
                 SIZE_MIB, freezeMs, lazyBytes, replies.maxGapMillis(), json);
@@ -162,7 +149,7 @@ class LazyMigrateIT {
         assertFalse(target.hasAddress(vip), "the target kept the service address: a half address move");
         assertEquals(List.of(), source.lockRules(), "CRIU's network lock is left on the source");
         assertEquals(List.of(), target.lockRules(), "lock rules on the target");
-        assertEquals(List.of(), host.leftInLazyDir(), "post-copy images left on tmpfs");
+        assertEquals(List.of(), HOST.leftInLazyDir(), "post-copy images left on tmpfs");
         assertTrue(fx.daemons().proxyAlive() && fx.daemons().cacheAlive(), "a daemon died with the link");
 
         // the daemons keep serving: a plain migration through the same pair works

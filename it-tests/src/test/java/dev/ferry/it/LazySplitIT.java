@@ -19,8 +19,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -41,22 +39,11 @@ class LazySplitIT {
 
     private static final int OCTET = 62;
     private static final int SIZE_MIB = 256;
-    private static PostCopyHost host;
 
     @RegisterExtension
     static final LabExtension LAB = new LabExtension(OCTET, LabExtension.Daemons.BOTH, true, true);
-
-    @BeforeAll
-    static void raisePipeMaxSize() throws IOException {
-        host = PostCopyHost.prepare();
-    }
-
-    @AfterAll
-    static void restorePipeMaxSize() throws IOException {
-        if (host != null) {
-            host.restore();
-        }
-    }
+    @RegisterExtension
+    static final PostCopyHost HOST = new PostCopyHost();
 
     @Test
     @Order(1)
@@ -102,7 +89,7 @@ class LazySplitIT {
         assertTrue(answers(fx, fx.lab().targetIp(), 7470), "the restored process does not answer on the target");
 
         assertEquals(List.of(), PostCopyHost.criuProcesses(), "a CRIU process (dump, lazy-pages, restore) is left");
-        assertEquals(List.of(), host.leftInLazyDir(), "post-copy images left on tmpfs");
+        assertEquals(List.of(), HOST.leftInLazyDir(), "post-copy images left on tmpfs");
         assertTrue(fx.imageFiles().isEmpty(), "checkpoint images were written to disk");
         assertTrue(heldSnapshots(fx).contains("\"snapshots\":[]"), "the cache still holds the snapshot");
         System.out.printf("LazySplitIT: %d MiB; restore: %s%n", SIZE_MIB, restore.stdout().strip());
@@ -151,7 +138,7 @@ class LazySplitIT {
                 + locked + ")");
         PostCopyHost.waitUntil(() -> heldSnapshots(fx).contains("\"snapshots\":[]"), 10_000, "the cache still holds the snapshot");
         assertEquals(List.of(), PostCopyHost.criuProcesses(), "a CRIU process is left");
-        assertEquals(List.of(), host.leftInLazyDir(), "post-copy images left on tmpfs");
+        assertEquals(List.of(), HOST.leftInLazyDir(), "post-copy images left on tmpfs");
         assertTrue(fx.daemons().proxyAlive() && fx.daemons().cacheAlive(), "a daemon died");
         System.out.printf("LazySplitIT fault: no restore, ferry dump exit %d after %d ms; lock while frozen: %s%n",
                 dumped.exitCode(), millis, locked);

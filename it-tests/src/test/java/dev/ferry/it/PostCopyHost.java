@@ -11,38 +11,42 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * What the post-copy test classes share about this host: {@code fs.pipe-max-size} raised to what a {@code --lazy}
  * source needs for the class and put back after it, and what a post-copy run may leave behind (CRIU processes, images
- * in {@code /dev/shm/ferry}). Only what a class adds to {@code /dev/shm/ferry} after {@link #prepare} is its own.
+ * in {@code /dev/shm/ferry}). Only what a class adds to {@code /dev/shm/ferry} after {@link #beforeAll} is its own.
+ * A JUnit extension: {@code @RegisterExtension static final PostCopyHost HOST = new PostCopyHost();}.
  */
-final class PostCopyHost {
+final class PostCopyHost implements BeforeAllCallback, AfterAllCallback {
 
     static final String LAZY_PIPE_MAX = "4194304";
     private static final Path PIPE_MAX = Path.of("/proc/sys/fs/pipe-max-size");
     private static final Path LAZY_DIR = Path.of("/dev/shm/ferry");
 
-    private final String pipeMaxBefore;
-    private final List<String> lazyDirBefore;
-
-    private PostCopyHost(String pipeMaxBefore, List<String> lazyDirBefore) {
-        this.pipeMaxBefore = pipeMaxBefore;
-        this.lazyDirBefore = lazyDirBefore;
-    }
+    private volatile String pipeMaxBefore;
+    private volatile List<String> lazyDirBefore = List.of();
 
     /** Notes the sysctl and {@code /dev/shm/ferry} as they are, and raises the sysctl to 4 MiB if it is lower. */
-    static PostCopyHost prepare() throws IOException {
-        PostCopyHost host = new PostCopyHost(pipeMax(), listLazyDir());
-        if (Long.parseLong(host.pipeMaxBefore) < Long.parseLong(LAZY_PIPE_MAX)) {
+    @Override
+    public void beforeAll(ExtensionContext context) throws IOException {
+        lazyDirBefore = listLazyDir();
+        String before = pipeMax();
+        if (Long.parseLong(before) < Long.parseLong(LAZY_PIPE_MAX)) {
             setPipeMax(LAZY_PIPE_MAX);
         }
-        return host;
+        pipeMaxBefore = before;
     }
 
-    /** Puts {@code fs.pipe-max-size} back as {@link #prepare} found it. */
-    void restore() throws IOException {
-        setPipeMax(pipeMaxBefore);
+    /** Puts {@code fs.pipe-max-size} back as {@link #beforeAll} found it. */
+    @Override
+    public void afterAll(ExtensionContext context) throws IOException {
+        if (pipeMaxBefore != null) {
+            setPipeMax(pipeMaxBefore);
+        }
     }
 
     static String pipeMax() throws IOException {
@@ -60,7 +64,7 @@ final class PostCopyHost {
         }
     }
 
-    /** Entries the runs since {@link #prepare} left in /dev/shm/ferry (post-copy's images dirs). */
+    /** Entries the runs since {@link #beforeAll} left in /dev/shm/ferry (post-copy's images dirs). */
     List<String> leftInLazyDir() throws IOException {
         List<String> now = new ArrayList<>(listLazyDir());
         now.removeAll(lazyDirBefore);
