@@ -44,6 +44,9 @@ public interface CacheEvents {
     /** Post-copy page bytes handed to the target's {@code criu lazy-pages}. */
     default void lazyBytesReceived(long bytes) { }
 
+    /** Page faults a post-copy restore's {@code criu lazy-pages} served on demand (once it exited). */
+    default void lazyFaults(long faults) { }
+
     /** Both {@code first} and {@code second}, in that order. */
     static CacheEvents both(CacheEvents first, CacheEvents second) {
         if (first == NONE) {
@@ -63,6 +66,12 @@ public interface CacheEvents {
             public void lazyBytesReceived(long bytes) {
                 first.lazyBytesReceived(bytes);
                 second.lazyBytesReceived(bytes);
+            }
+
+            @Override
+            public void lazyFaults(long faults) {
+                first.lazyFaults(faults);
+                second.lazyFaults(faults);
             }
 
             @Override

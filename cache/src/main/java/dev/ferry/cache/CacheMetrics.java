@@ -147,6 +147,13 @@ public final class CacheMetrics implements CacheEvents, MeterBinder {
     }
 
     @Override
+    public void lazyFaults(long faults) {
+        if (registry != null) {
+            counter(FerryMeters.LAZY_FAULTS).register(registry).increment(faults);
+        }
+    }
+
+    @Override
     public void imageServed(ImageName name, long bytes) {
         Counter c = served;
         if (c != null) {

@@ -177,6 +177,9 @@ final class LazyRestore implements AutoCloseable {
             Thread.currentThread().interrupt();
             why = "interrupted";
         }
+        if (!lazyPages.isAlive()) {
+            events.lazyFaults(countFaults(workDir.resolve(LOG_FILE)));
+        }
         if (why == null && lazyPages.exitValue() != 0) {
             why = "criu lazy-pages failed (exit " + lazyPages.exitValue() + "): "
                     + String.join(" | ", CriuLog.excerpt(workDir.resolve(LOG_FILE), 5)) + "; log: " + workDir.resolve(LOG_FILE);
@@ -188,6 +191,19 @@ final class LazyRestore implements AutoCloseable {
             tunnel.sendClose(ErrorCode.INTERNAL, "target: " + why);
         }
         return why;
+    }
+
+    /**
+     * The page faults {@code criu lazy-pages} served on demand, from its log ({@code uffd: PID-FD: #PF at ADDR}, one
+     * line each at -v4); 0 if the log cannot be read. Pages it fetched in the background are not faults.
+     */
+    static long countFaults(Path log) {
+        try (Stream<String> lines = Files.lines(log, java.nio.charset.StandardCharsets.ISO_8859_1)) {
+            return lines.filter(l -> l.contains(": #PF at ")).count();
+        } catch (IOException | java.io.UncheckedIOException e) {
+            LOG.fine(() -> "counting the faults in " + log + ": " + e.getMessage());
+            return 0;
+        }
     }
 
     @Override

@@ -60,6 +60,8 @@ public final class FerryMeters {
             "Post-copy page bytes the image-proxy tunnelled from the source's CRIU page server to the target.");
     public static final Meter LAZY_RECEIVED = new Meter("ferry.lazy.received", COUNTER, BYTES, List.of(),
             "Post-copy page bytes the image-cache handed to the target's criu lazy-pages.");
+    public static final Meter LAZY_FAULTS = new Meter("ferry.lazy.faults", COUNTER, null, List.of(),
+            "Post-copy page faults of restored trees that the target's criu lazy-pages served on demand.");
     public static final Meter IMAGE_RECEIVED = new Meter("ferry.image.received", COUNTER, BYTES, List.of(),
             "Image bytes the image-cache received from image-proxies (IMAGE_DATA payloads).");
     public static final Meter IMAGES_RECEIVED = new Meter("ferry.images.received", COUNTER, null,
@@ -100,7 +102,7 @@ public final class FerryMeters {
             "Heap memory held by Netty's default ByteBuf allocator.");
 
     /** Every meter above, in the order of docs/metrics.md. */
-    public static final List<Meter> ALL = List.of(IMAGE_SENT, IMAGES_SENT, LAZY_SENT, LAZY_RECEIVED, DUMP_DURATION, DUMP_FROZEN,
+    public static final List<Meter> ALL = List.of(IMAGE_SENT, IMAGES_SENT, LAZY_SENT, LAZY_RECEIVED, LAZY_FAULTS, DUMP_DURATION, DUMP_FROZEN,
             LINK_RECONNECTS,
             IMAGE_RECEIVED, IMAGES_RECEIVED, IMAGE_SERVED, IMAGES_SERVED, RECEIVE_DURATION, RESTORE_DURATION,
             MEMORY_USED, MEMORY_FREE, MEMORY_LIMIT, MEMORY_IDLE, SNAPSHOTS_HELD, SNAPSHOTS, CONNECTIONS, ERRORS, NETTY_DIRECT,
