@@ -58,8 +58,18 @@ public final class ControlClient {
         }
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
-            ControlFraming.write(Channels.newOutputStream(ch), request);
             InputStream in = Channels.newInputStream(ch);
+            try {
+                ControlFraming.write(Channels.newOutputStream(ch), request);
+            } catch (IOException writeFailed) {
+                // a daemon that refuses the caller (SO_PEERCRED) answers and closes without reading the request, so
+                // the write can fail (EPIPE) while its answer waits unread: that answer is what the user must see
+                Result answered = answerAlreadySent(in);
+                if (answered != null) {
+                    return answered;
+                }
+                throw writeFailed;
+            }
             while (true) {
                 Event event = ControlFraming.read(in, Event.parser());
                 if (event == null) {
@@ -81,5 +91,20 @@ public final class ControlClient {
                     + (code == ExitCode.PERMISSION ? " for user " + System.getProperty("user.name")
                     + " (expected: root, or a member of the daemon's --control-group); " + remedy(socket) : " (is it running?)"));
         }
+    }
+
+    /** The result the daemon sent before the connection broke, or null (nothing readable, or no result). */
+    private static Result answerAlreadySent(InputStream in) {
+        try {
+            Event event;
+            while ((event = ControlFraming.read(in, Event.parser())) != null) {
+                if (event.hasResult()) {
+                    return event.getResult();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // nothing usable was sent: report the write's failure
+        }
+        return null;
     }
 }
