@@ -23,6 +23,7 @@ final class ClientOutput {
     private final String command;
     private ProgressRenderer progress;
     private String notePhase = "";
+    private final java.util.Set<String> phasesSeen = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     ClientOutput(PrintWriter out, PrintWriter err, String command) {
         this(out, err, command, ProgressRenderer.Mode.detect());
@@ -59,6 +60,7 @@ final class ClientOutput {
     }
 
     void progress(Progress p) {
+        phasesSeen.add(p.getPhase());
         progress.accept(p);
         if (!notePhase.isEmpty() && p.getPhase().equals(notePhase) && !p.getMessage().isEmpty()) {
             progress.note(command + ": " + p.getMessage());
@@ -73,6 +75,22 @@ final class ClientOutput {
     ClientOutput noteOnPhase(String phase) {
         this.notePhase = phase;
         return this;
+    }
+
+    /**
+     * {@code --lazy}: the image-proxy went away (no result) after the tree ran on the target ("post-copy" progress).
+     * The generic message ("CRIU then resumes the source") is wrong there: the target's copy cannot go on without its
+     * pages and the source's CRIU ends the frozen one (docs/migrate.md). Other results are returned as they are.
+     */
+    Result explainLostProxyInPostCopy(Result r) {
+        if (r.getOk() || r.getExitCode() != dev.ferry.protocol.ExitCode.DAEMON_UNREACHABLE.code()
+                || !phasesSeen.contains("post-copy")) {
+            return r;
+        }
+        return r.toBuilder().setMessage("post-copy failed: the image-proxy stopped or died after the process began"
+                + " running on the target, with pages still on this node. The process cannot go on: the image-cache"
+                + " stops its copy on the target, and CRIU ends the frozen one here (docs/migrate.md, Post-copy);"
+                + " see the image-proxy's log").build();
     }
 
     /** The renderer that showed (and timed) the progress of the last request. */

@@ -78,6 +78,9 @@ public final class DumpCommand implements Callable<Integer> {
                 .build();
         ClientOutput output = ClientOutput.of(spec, "ferry dump").noteOnPhase(PHASE_SERVING);
         Result result = output.askProxy(runDir, request);
+        if (lazy) {
+            result = output.explainLostProxyInPostCopy(result);
+        }
         if (json) {
             java.util.Map<String, Object> m = output.transferJson(result, snapshot, pid);
             if (lazy) {

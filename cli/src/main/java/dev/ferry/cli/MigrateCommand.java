@@ -104,6 +104,9 @@ public final class MigrateCommand implements Callable<Integer> {
         }
         ClientOutput output = ClientOutput.of(spec, "ferry migrate");
         Result result = output.askProxy(runDir, Request.newBuilder().setMigrate(b).build());
+        if (lazy) {
+            result = output.explainLostProxyInPostCopy(result);
+        }
         if (json) {
             java.util.Map<String, Object> m = output.transferJson(result, snapshot == null ? "" : snapshot, pid);
             m.put("migrate_phases", result.getMigratePhasesList().stream().map(Json::fields).toList());

@@ -162,6 +162,28 @@ class ProgressRendererTest {
     }
 
     @Test
+    void aProxyLostDuringPostCopyIsReportedAsTheLossItIs_beforeItTheGenericMessageStands() {
+        Result lost = Results.failure(dev.ferry.protocol.ExitCode.DAEMON_UNREACHABLE, "the image-proxy at /run/p.sock"
+                + " closed the control connection without a result (it stopped or died); see its log. A dump it was"
+                + " running fails without it, and CRIU then resumes the source on its own: check the process");
+        ClientOutput before = new ClientOutput(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true),
+                "ferry migrate", ProgressRenderer.Mode.QUIET);
+        before.progress(progress("commit", 1000, 12, 1000));
+        assertEquals(lost, before.explainLostProxyInPostCopy(lost), "no post-copy yet: CRIU does resume the source");
+
+        ClientOutput during = new ClientOutput(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true),
+                "ferry migrate", ProgressRenderer.Mode.QUIET);
+        during.progress(progress("commit", 1000, 12, 1000));
+        during.progress(progress("post-copy", 1000, 12, 1000));
+        Result explained = during.explainLostProxyInPostCopy(lost);
+        assertEquals(lost.getExitCode(), explained.getExitCode());
+        assertTrue(explained.getMessage().startsWith("post-copy failed") && explained.getMessage().contains("cannot go on")
+                && !explained.getMessage().contains("resumes the source"), explained.getMessage());
+        Result ok = Results.success("migrated").build();
+        assertEquals(ok, during.explainLostProxyInPostCopy(ok));
+    }
+
+    @Test
     void jsonOfAFailureIsStillOneObjectAndTheErrorGoesToStderr() {
         StringWriter out = new StringWriter();
         ClientOutput output = new ClientOutput(new PrintWriter(out, true), new PrintWriter(err, true), "ferry restore",

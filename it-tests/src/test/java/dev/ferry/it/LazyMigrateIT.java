@@ -165,6 +165,76 @@ class LazyMigrateIT {
                 migrate.stderr().lines().filter(l -> l.contains("error")).findFirst().orElse(migrate.stderr()));
     }
 
+    /**
+     * The image-proxy process itself dies (SIGKILL) mid post-copy. The target can no longer get its pages: the cache
+     * stops the restored tree and its lazy-pages, and keeps serving. On the source, CRIU (the dead proxy's child) finds
+     * its page-server socket closed cleanly by the kernel (the proxy turned its reset off at RESUME) and ends the
+     * stale source, as docs/migrate.md says: stopped on both nodes, no CRIU left. The client says plainly that the
+     * process cannot go on; a restarted proxy migrates again.
+     */
+    @Test
+    @Order(3)
+    void proxyKilledMidPostCopy_stoppedOnBothNodes_noCriuLeft_clientSaysSo() throws Exception {
+        LabFixture fx = LAB.fx();
+        ChecksumLog sums = new ChecksumLog(fx.path("pk.sha"), fx.path("pk.sums.log"));
+        Workload server = startLazymem(fx, fx.path("pk.sha"), sums, "127.0.0.1", 7462, "pk");
+        awaitSha(fx, sums);
+        List<String> shmBefore = HOST.leftInLazyDir();
+
+        FerryRun run = fx.startMigrate(server.pid(), "--lazy");
+        long deadline = System.currentTimeMillis() + 90_000;
+        long arrived;
+        while ((arrived = lastArrived(run.stderrSoFar())) < (64L << 20)) {
+            if (!run.process().isAlive()) {
+                fail("ferry migrate --lazy ended before 64 MiB of pages crossed\n" + run.await(Duration.ofSeconds(5)).describe()
+                        + fx.diagnostics());
+            }
+            if (System.currentTimeMillis() > deadline) {
+                fail("post-copy did not move 64 MiB within 90 s\n" + run.stdoutSoFar() + run.stderrSoFar() + fx.diagnostics());
+            }
+            Thread.sleep(5);
+        }
+        assertFalse(pythonsIn(fx, fx.lab().targetNs()).isEmpty(), "no restored process runs on the target during post-copy");
+        long proxyPid = fx.daemons().proxyPid();
+        ProcessHandle.of(proxyPid).ifPresent(ProcessHandle::destroyForcibly);
+        assertTrue(ProcFs.awaitGone(proxyPid, 5_000), "the image-proxy survived SIGKILL");
+
+        FerryResult migrate = run.await(Duration.ofSeconds(60));
+        assertFalse(migrate.timedOut(), () -> "ferry migrate hung after its image-proxy died\n" + migrate.describe());
+        assertNotEquals(0, migrate.exitCode(), () -> "the migration should have failed\n" + migrate.describe());
+        assertTrue(migrate.stderr().contains("image-proxy") && migrate.stderr().contains("post-copy failed")
+                && migrate.stderr().contains("cannot go on"), () -> "ferry migrate does not say plainly that its"
+                + " image-proxy went away and the process cannot go on\n" + migrate.describe());
+        PostCopyHost.waitUntil(() -> pythonsIn(fx, fx.lab().targetNs()).isEmpty(), 15_000,
+                "the restored process still runs on the target without its pages");
+        PostCopyHost.waitUntil(() -> PostCopyHost.criuProcesses().isEmpty(), 15_000,
+                "a CRIU process (the source's dump, lazy-pages, restore) is left: " + PostCopyHost.criuProcesses());
+        // RESUME switched the reset off: the dead proxy's socket closes cleanly and CRIU ends the stale source
+        assertTrue(ProcFs.awaitGone(server.pid(), 15_000), () -> "the stale source still exists (state "
+                + ProcFs.state(server.pid()) + "): after the target ran it, it must not run on");
+        String sourceState = "gone";
+        assertTrue(fx.daemons().cacheAlive(), "the image-cache died with the proxy");
+        List<String> left = new ArrayList<>(HOST.leftInLazyDir());
+        left.removeAll(shmBefore);
+        assertTrue(left.stream().noneMatch(d -> Path.of(d).getFileName().toString().startsWith("r-")),
+                "the target's post-copy images are left on tmpfs: " + left);
+        for (String d : left) { // the dead proxy's own images dir (l-*), which nobody is left to delete
+            PostCopyHost.deleteTree(Path.of(d));
+        }
+
+        fx.daemons().startProxy();
+        Workload small = fx.startWorkload(List.of("/usr/bin/python3", fx.script("ticker.py").toString(),
+                fx.path("pk.ticks.log").toString()), fx.path("pk.after.out.log"));
+        ReplyLog ticks = new ReplyLog(fx.path("pk.ticks.log"));
+        ticks.await(fx, 5, 15_000, "before the migration through the restarted proxy");
+        FerryResult again = fx.migrate(small.pid());
+        assertEquals(0, again.exitCode(), () -> "a restarted image-proxy does not migrate\n" + again.describe());
+        fx.adopt(NodeState.restoredPid(again.stdout()));
+        System.out.printf("LazyMigrateIT proxy killed: %d page bytes had arrived; source %s; ferry migrate exit %d: %s%n",
+                arrived, sourceState, migrate.exitCode(), migrate.stderr().lines().filter(l -> l.contains("error"))
+                        .findFirst().orElse(migrate.stderr()));
+    }
+
     private static Workload startLazymem(LabFixture fx, Path sha, ChecksumLog sums, String vip, int port, String tag)
             throws Exception {
         return fx.startWorkload(List.of("/usr/bin/python3", fx.script("lazymem.py").toString(), Integer.toString(SIZE_MIB),

@@ -15,6 +15,7 @@ import dev.ferry.protocol.ExitCode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -180,6 +181,54 @@ class LazySplitIT {
         assertTrue(first.isPresent(), () -> "lazymem.py never wrote its checksum\n" + fx.diagnostics());
         assertTrue(sums.awaitEntry(1, Duration.ofSeconds(60)).isPresent(), "lazymem.py logs no checksums");
         return first.get();
+    }
+
+    /**
+     * The image-proxy dies (SIGKILL) while {@code ferry dump --lazy} waits for its restore: nothing was handed out, so
+     * the source must run on. The kernel closes the dead proxy's end of CRIU's page-server socket, and CRIU 4.2 ends
+     * the source on a clean EOF; the proxy armed a reset on that socket from the start (SO_LINGER 0), which makes CRIU
+     * resume it instead. The cache drops the snapshot with the connection; a restarted proxy dumps again.
+     */
+    @Test
+    @Order(4)
+    void proxyKilledWhileTheLazyDumpWaits_sourceRunsOn_cacheDropsTheSnapshot() throws Exception {
+        LabFixture fx = LAB.fx();
+        ChecksumLog sums = new ChecksumLog(fx.path("pk.sha"), fx.path("pk.sums.log"));
+        Workload server = startLazymem(fx, sums, 7473, "pk");
+        String sha = awaitSha(fx, sums);
+        List<String> shmBefore = HOST.leftInLazyDir();
+
+        FerryRun dump = fx.startDump(server.pid(), "pk1", "--lazy", "--json");
+        awaitServing(fx, dump, "pk1");
+        long sumsFrozen = sums.last().map(ChecksumLog.Entry::n).orElse(0L);
+        long proxyPid = fx.daemons().proxyPid();
+        ProcessHandle.of(proxyPid).ifPresent(ProcessHandle::destroyForcibly);
+        assertTrue(ProcFs.awaitGone(proxyPid, 5_000), "the image-proxy survived SIGKILL");
+
+        FerryResult dumped = dump.await(Duration.ofSeconds(30));
+        assertFalse(dumped.timedOut(), () -> "ferry dump hung after its image-proxy died\n" + dumped.describe());
+        assertNotEquals(0, dumped.exitCode(), () -> "ferry dump succeeded without its image-proxy\n" + dumped.describe());
+        Optional<ChecksumLog.Entry> again = sums.awaitEntry(sumsFrozen + 1, Duration.ofSeconds(30));
+        assertTrue(again.isPresent(), () -> "the source did not run on after its image-proxy died (state "
+                + ProcFs.state(server.pid()) + "): CRIU ended it instead of resuming it" + fx.diagnostics());
+        assertTrue(ProcFs.isRunning(server.pid()), "the source process is gone");
+        assertEquals(List.of(), sums.mismatches(sha), "the resumed source's memory changed");
+        PostCopyHost.waitUntil(() -> PostCopyHost.criuProcesses().isEmpty(), 15_000, "a CRIU process is left");
+        PostCopyHost.waitUntil(() -> heldSnapshots(fx).contains("\"snapshots\":[]"), 15_000,
+                "the cache still holds the snapshot of a source that ran on");
+        assertTrue(fx.daemons().cacheAlive(), "the image-cache died with the proxy");
+        List<String> left = new ArrayList<>(HOST.leftInLazyDir());
+        left.removeAll(shmBefore);
+        for (String d : left) { // the dead proxy's own images dir (l-*), which nobody is left to delete
+            assertTrue(Path.of(d).getFileName().toString().startsWith("l-"), "post-copy images of the target left: " + d);
+            PostCopyHost.deleteTree(Path.of(d));
+        }
+
+        fx.daemons().startProxy();
+        FerryResult plain = fx.dump(server.pid(), "pk2");
+        assertEquals(0, plain.exitCode(), () -> "a restarted image-proxy does not dump\n" + plain.describe());
+        System.out.printf("LazySplitIT proxy killed while serving: source ran on (checksum %d); ferry dump exit %d: %s%n",
+                again.get().n(), dumped.exitCode(), dumped.stderr().strip().lines().reduce((a, b) -> b).orElse(""));
     }
 
     /** Waits until {@code ferry dump --lazy} says the tree is frozen and names the restore to run. */

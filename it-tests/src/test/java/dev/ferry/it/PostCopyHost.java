@@ -80,6 +80,18 @@ final class PostCopyHost implements BeforeAllCallback, AfterAllCallback {
         }
     }
 
+    /** Deletes {@code dir} and everything in it (what a killed daemon left on tmpfs). */
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var s = Files.walk(dir)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
     /** Post-copy CRIU processes of any kind: dump or restore with --lazy-pages, lazy-pages. */
     static List<String> criuProcesses() throws IOException {
         List<String> found = new ArrayList<>();

@@ -758,6 +758,12 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         }
         if (resume) {
             send(new SnapshotResume(h.snapshot()));
+            var s = pageSocket;
+            if (s != null) {
+                // post-copy: from now on the target runs the tree; should this process die, the kernel's clean close
+                // makes CRIU end the stale source (docs/migrate.md: stopped on both nodes), never resume it
+                lingerZero(s, false);
+            }
             return;
         }
         LOG.warning(() -> "snapshot " + h.snapshot() + ": the target holds the restored tree (pid " + h.pid()
@@ -789,6 +795,10 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         return new dev.ferry.dump.LazyDumpEngine.PageServerLink() {
             @Override
             public void attach(java.nio.channels.SocketChannel socket) {
+                // until the target runs the tree, any end of this socket must make CRIU resume the source: a clean
+                // EOF would make it end the source (closePageServer), and if this process dies the kernel closes the
+                // socket for us, so the reset is armed now (SO_LINGER 0) and disarmed only at RESUME (snapshotHeld)
+                lingerZero(socket, true);
                 pageSocket = socket;
             }
 
@@ -828,12 +838,8 @@ public final class CacheLink implements ImageSink, AutoCloseable {
      */
     private synchronized void closePageServer() {
         var s = pageSocket;
-        if (s != null && s.isOpen()) {
-            try {
-                s.setOption(java.net.StandardSocketOptions.SO_LINGER, 0); // close(2) then sends RST
-            } catch (IOException | RuntimeException e) {
-                LOG.fine(() -> "SO_LINGER 0 on CRIU's page-server socket: " + e);
-            }
+        if (s != null) {
+            lingerZero(s, true); // close(2) then sends RST
         }
         var t = tunnel;
         if (t != null) {
@@ -845,6 +851,18 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             } catch (IOException e) {
                 LOG.fine(() -> "closing CRIU's page-server socket: " + e);
             }
+        }
+    }
+
+    /** {@code SO_LINGER} 0 ({@code reset}: a close sends RST) or off (a close sends FIN); best effort. */
+    private static void lingerZero(java.nio.channels.SocketChannel s, boolean reset) {
+        if (!s.isOpen()) {
+            return;
+        }
+        try {
+            s.setOption(java.net.StandardSocketOptions.SO_LINGER, reset ? 0 : -1);
+        } catch (IOException | RuntimeException e) {
+            LOG.fine(() -> "SO_LINGER on CRIU's page-server socket: " + e);
         }
     }
 
