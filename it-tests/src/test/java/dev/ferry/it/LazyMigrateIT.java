@@ -117,19 +117,7 @@ class LazyMigrateIT {
         replies.await(fx, 20, 30_000, "before the migration");
 
         FerryRun run = fx.startMigrate(server.pid(), "--lazy", "--tcp-established", "--move-ip", vip + "/32");
-        // mid post-copy: the target runs the tree and at least 64 MiB of its pages, of 1 GiB, have crossed
-        long deadline = System.currentTimeMillis() + 90_000;
-        long arrived;
-        while ((arrived = lastArrived(run.stderrSoFar())) < (64L << 20)) {
-            if (!run.process().isAlive()) {
-                fail("ferry migrate --lazy ended before 64 MiB of pages crossed\n" + run.await(Duration.ofSeconds(5)).describe()
-                        + fx.diagnostics());
-            }
-            if (System.currentTimeMillis() > deadline) {
-                fail("post-copy did not move 64 MiB within 90 s\n" + run.stdoutSoFar() + run.stderrSoFar() + fx.diagnostics());
-            }
-            Thread.sleep(5);
-        }
+        long arrived = awaitMidPostCopy(fx, run);
         assertFalse(pythonsIn(fx, fx.lab().targetNs()).isEmpty(), "no restored process runs on the target during post-copy");
         // cut the link: reset the proxy's connection to the cache (both ends see it at once)
         String killed = fx.runIn(fx.lab().sourceNs(), "ss", "-K", "-tn", "dst", fx.lab().targetIp(), "dport", "=",
@@ -182,18 +170,7 @@ class LazyMigrateIT {
         List<String> shmBefore = HOST.leftInLazyDir();
 
         FerryRun run = fx.startMigrate(server.pid(), "--lazy");
-        long deadline = System.currentTimeMillis() + 90_000;
-        long arrived;
-        while ((arrived = lastArrived(run.stderrSoFar())) < (64L << 20)) {
-            if (!run.process().isAlive()) {
-                fail("ferry migrate --lazy ended before 64 MiB of pages crossed\n" + run.await(Duration.ofSeconds(5)).describe()
-                        + fx.diagnostics());
-            }
-            if (System.currentTimeMillis() > deadline) {
-                fail("post-copy did not move 64 MiB within 90 s\n" + run.stdoutSoFar() + run.stderrSoFar() + fx.diagnostics());
-            }
-            Thread.sleep(5);
-        }
+        long arrived = awaitMidPostCopy(fx, run);
         assertFalse(pythonsIn(fx, fx.lab().targetNs()).isEmpty(), "no restored process runs on the target during post-copy");
         long proxyPid = fx.daemons().proxyPid();
         ProcessHandle.of(proxyPid).ifPresent(ProcessHandle::destroyForcibly);
@@ -251,6 +228,23 @@ class LazyMigrateIT {
     private static void startClient(LabFixture fx, String vip, int port, ReplyLog replies) throws Exception {
         fx.startIn(fx.lab().clientNs(), List.of("/usr/bin/python3", fx.script("counter_client.py").toString(), vip,
                 Integer.toString(port), "0.01", replies.log().toString(), "300"), fx.path("client-" + port + ".out.log"));
+    }
+
+    /** Mid post-copy: the target runs the tree and at least 64 MiB of its pages, of 1 GiB, have crossed. */
+    private static long awaitMidPostCopy(LabFixture fx, FerryRun run) throws Exception {
+        long deadline = System.currentTimeMillis() + 90_000;
+        long arrived;
+        while ((arrived = lastArrived(run.stderrSoFar())) < (64L << 20)) {
+            if (!run.process().isAlive()) {
+                fail("ferry migrate --lazy ended before 64 MiB of pages crossed\n" + run.await(Duration.ofSeconds(5)).describe()
+                        + fx.diagnostics());
+            }
+            if (System.currentTimeMillis() > deadline) {
+                fail("post-copy did not move 64 MiB within 90 s\n" + run.stdoutSoFar() + run.stderrSoFar() + fx.diagnostics());
+            }
+            Thread.sleep(5);
+        }
+        return arrived;
     }
 
     /** The last "post-copy: N page bytes arrived" of ferry migrate's progress, or 0. */

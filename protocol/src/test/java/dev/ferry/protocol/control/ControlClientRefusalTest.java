@@ -27,38 +27,30 @@ class ControlClientRefusalTest {
 
     @Test
     void anAnswerSentBeforeTheRequestWasReadReachesTheCaller(@TempDir Path dir) throws Exception {
-        Path socket = dir.resolve("cache.sock");
-        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
-            server.bind(UnixDomainSocketAddress.of(socket));
-            Thread daemon = new Thread(() -> {
-                try (SocketChannel c = server.accept()) {
-                    ControlFraming.write(Channels.newOutputStream(c), Event.newBuilder()
-                            .setResult(Results.failure(ExitCode.PERMISSION, "control socket refused user nobody")).build());
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
-            daemon.start();
-            Request big = Request.newBuilder()
-                    .setRestore(RestoreRequest.newBuilder().setSnapshot("x".repeat(900_000))).build();
-
-            Result r = ControlClient.call(socket, "image-cache", big, p -> { });
-
-            daemon.join(10_000);
-            assertFalse(r.getOk());
-            assertEquals(ExitCode.PERMISSION.code(), r.getExitCode(), r.getMessage());
-            assertTrue(r.getMessage().contains("refused user nobody"), r.getMessage());
-        }
+        Result r = callADaemonThatClosesAtOnce(dir, Event.newBuilder()
+                .setResult(Results.failure(ExitCode.PERMISSION, "control socket refused user nobody")).build());
+        assertFalse(r.getOk());
+        assertEquals(ExitCode.PERMISSION.code(), r.getExitCode(), r.getMessage());
+        assertTrue(r.getMessage().contains("refused user nobody"), r.getMessage());
     }
 
     @Test
     void aDaemonThatClosesWithoutAnAnswerIsStillReportedUnreachable(@TempDir Path dir) throws Exception {
+        Result r = callADaemonThatClosesAtOnce(dir, null);
+        assertFalse(r.getOk());
+        assertEquals(ExitCode.DAEMON_UNREACHABLE.code(), r.getExitCode(), r.getMessage());
+    }
+
+    /** A daemon that writes {@code answer} (if any) and closes without reading; the caller sends 900 KB. */
+    private static Result callADaemonThatClosesAtOnce(Path dir, Event answer) throws Exception {
         Path socket = dir.resolve("cache.sock");
         try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             server.bind(UnixDomainSocketAddress.of(socket));
             Thread daemon = new Thread(() -> {
                 try (SocketChannel c = server.accept()) {
-                    // closes at once, says nothing
+                    if (answer != null) {
+                        ControlFraming.write(Channels.newOutputStream(c), answer);
+                    }
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
@@ -66,12 +58,9 @@ class ControlClientRefusalTest {
             daemon.start();
             Request big = Request.newBuilder()
                     .setRestore(RestoreRequest.newBuilder().setSnapshot("x".repeat(900_000))).build();
-
             Result r = ControlClient.call(socket, "image-cache", big, p -> { });
-
             daemon.join(10_000);
-            assertFalse(r.getOk());
-            assertEquals(ExitCode.DAEMON_UNREACHABLE.code(), r.getExitCode(), r.getMessage());
+            return r;
         }
     }
 }
