@@ -95,6 +95,11 @@ final class CacheControl implements ControlServer.Handler {
 
     /** Removes a snapshot that is not being received or restored, freeing its memory. */
     static Result remove(SnapshotStore store, RemoveRequest request) {
+        return remove(store, request, s -> { });
+    }
+
+    /** {@link #remove(SnapshotStore, RemoveRequest)}, then {@code removed} with the snapshot it removed. */
+    static Result remove(SnapshotStore store, RemoveRequest request, java.util.function.Consumer<StoredSnapshot> removed) {
         String problem = SnapshotName.problem(request.getSnapshot());
         if (problem != null) {
             return Results.failure(ExitCode.USAGE, problem);
@@ -113,6 +118,7 @@ final class CacheControl implements ControlServer.Handler {
                     : "it is still being received; wait for the dump to commit or fail";
             return Results.failure(ExitCode.REFUSED, "snapshot " + name + " is " + s.state() + ": not removed, " + why);
         }
+        removed.accept(s);
         long freed = Math.max(0, store.budget().free() - freedBefore);
         LOG.info(() -> "snapshot " + name + ": removed (" + s.state() + ", " + s.imageCount() + " images), " + freed
                 + " bytes of cache memory freed");
@@ -134,7 +140,7 @@ final class CacheControl implements ControlServer.Handler {
             case VERIFY -> session.result(verify.verify(request.getVerify()));
             case LIST -> session.result(list(store));
             case SHOW -> session.result(show(store, request.getShow()));
-            case REMOVE -> session.result(remove(store, request.getRemove()));
+            case REMOVE -> session.result(remove(store, request.getRemove(), restore::snapshotRemoved));
             default -> session.result(Results.failure(ExitCode.USAGE, "the image-cache takes restore, verify, list, show and rm"
                     + " requests (found: " + request.getKindCase() + "); send dumps to the image-proxy on the source node"));
         }

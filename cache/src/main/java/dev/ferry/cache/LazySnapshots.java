@@ -70,6 +70,22 @@ final class LazySnapshots {
                 + " `ferry restore --remote --lazy` within " + s.lazyTimeout().toMillis() / 1000.0 + " s");
     }
 
+    /**
+     * {@code ferry images rm} removed the held snapshot {@code s}: no restore can take it now, so its connection is
+     * closed at once and the source's CRIU resumes the process (the proxy's reset), instead of it staying frozen until
+     * {@code --lazy-timeout}.
+     */
+    void removed(StoredSnapshot s) {
+        Held h = held.remove(s);
+        if (h == null) {
+            return;
+        }
+        h.idleExempt().close();
+        LOG.info(() -> "snapshot " + s.name() + ": post-copy snapshot removed (ferry images rm); closing the connection"
+                + " to " + h.peer() + " so that the source resumes the process");
+        h.channel().close();
+    }
+
     /** Whether {@code s} is held waiting for its restore. */
     boolean isHeld(StoredSnapshot s) {
         return held.containsKey(s);

@@ -65,6 +65,14 @@ final class RestoreService implements ControlServer.Handler {
         return this;
     }
 
+    /** {@code ferry images rm} removed {@code s}: a post-copy snapshot's source must not stay frozen for it. */
+    void snapshotRemoved(StoredSnapshot s) {
+        LazySnapshots lazy = lazySnapshots;
+        if (lazy != null) {
+            lazy.removed(s);
+        }
+    }
+
     /**
      * Null if a restore with (or without) {@code --lazy} fits snapshot {@code s}; else the refusal, saying what was
      * expected, what was found and what to run instead. The snapshot stays held either way.

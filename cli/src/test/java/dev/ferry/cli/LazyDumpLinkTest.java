@@ -9,6 +9,7 @@ import dev.ferry.protocol.ExitCode;
 import dev.ferry.protocol.codec.SnapshotBegin;
 import dev.ferry.protocol.control.ControlClient;
 import dev.ferry.protocol.control.Request;
+import dev.ferry.protocol.control.RemoveRequest;
 import dev.ferry.protocol.control.RestoreRequest;
 import dev.ferry.protocol.control.Result;
 import dev.ferry.protocol.image.ImageDigest;
@@ -118,6 +119,25 @@ class LazyDumpLinkTest {
             Thread.sleep(20);
         }
         assertTrue(cache.store().get(name).isEmpty(), "the cache still holds the lazy snapshot after its source gave up");
+    }
+
+    @Test
+    void removingAHeldLazySnapshotClosesItsLinkAtOnce_soTheSourceResumes() throws Exception {
+        SnapshotName name = SnapshotName.of("lazy5");
+        try (CacheLink link = link()) {
+            commitLazy(link, name, 60_000);
+            long removedAt = System.nanoTime();
+            Result rm = ControlClient.call(runDir.resolve(CacheConfig.CONTROL_SOCKET), "image-cache", Request.newBuilder()
+                    .setRemove(RemoveRequest.newBuilder().setSnapshot("lazy5")).build(), p -> { });
+            assertTrue(rm.getOk(), rm.getMessage());
+            assertThrows(ExecutionException.class, () -> link.pageServer().failed().get(5, TimeUnit.SECONDS),
+                    "the link stayed up after its lazy snapshot was removed: the source would stay frozen until"
+                            + " --lazy-timeout (60 s here)");
+            long millis = (System.nanoTime() - removedAt) / 1_000_000;
+            assertTrue(millis < 5_000, "the link closed only after " + millis + " ms");
+            assertFalse(link.pageServer().targetMayRun(), "nothing was handed out: the source may resume");
+            assertTrue(cache.store().get(name).isEmpty(), "the removed snapshot is still there");
+        }
     }
 
     @Test
