@@ -356,7 +356,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
             @Override
             public int transferFrom(ReadableByteChannel in, Checksum checksum, ByteBuffer scratch) throws IOException {
                 awaitWritable();
-                ByteBuf buf = FrameBuffers.take(FrameBuffers.READ_BYTES);
+                ByteBuf buf = FrameBuffers.takeFrame();
                 int n;
                 try {
                     n = in.read(buf.nioBuffer(0, FrameBuffers.READ_BYTES));
