@@ -84,7 +84,7 @@ final class ClientOutput {
      */
     Result explainLostProxyInPostCopy(Result r) {
         if (r.getOk() || r.getExitCode() != dev.ferry.protocol.ExitCode.DAEMON_UNREACHABLE.code()
-                || !phasesSeen.contains("post-copy")) {
+                || !phasesSeen.contains(ProxyConfig.PHASE_POST_COPY)) {
             return r;
         }
         return r.toBuilder().setMessage("post-copy failed: the image-proxy stopped or died after the process began"

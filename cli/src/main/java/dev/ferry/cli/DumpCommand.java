@@ -18,9 +18,6 @@ import java.util.concurrent.Callable;
         description = "Checkpoint process tree PID into snapshot NAME on the image-cache, through the local image-proxy.")
 public final class DumpCommand implements Callable<Integer> {
 
-    /** The image-proxy's phase once a {@code --lazy} snapshot is committed and its pages are served (DumpService). */
-    static final String PHASE_SERVING = "serving";
-
     @Spec
     CommandSpec spec;
 
@@ -76,7 +73,7 @@ public final class DumpCommand implements Callable<Integer> {
                 .setLazy(lazy)
                 .setLazyTimeoutMillis(lazy ? Math.max(1, lazyTimeoutSeconds) * 1000 : 0))
                 .build();
-        ClientOutput output = ClientOutput.of(spec, "ferry dump").noteOnPhase(PHASE_SERVING);
+        ClientOutput output = ClientOutput.of(spec, "ferry dump").noteOnPhase(dev.ferry.proxy.ProxyConfig.PHASE_SERVING);
         Result result = output.askProxy(runDir, request);
         if (lazy) {
             result = output.explainLostProxyInPostCopy(result);

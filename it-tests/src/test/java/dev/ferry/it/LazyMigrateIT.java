@@ -172,9 +172,8 @@ class LazyMigrateIT {
         FerryRun run = fx.startMigrate(server.pid(), "--lazy");
         long arrived = awaitMidPostCopy(fx, run);
         assertFalse(pythonsIn(fx, fx.lab().targetNs()).isEmpty(), "no restored process runs on the target during post-copy");
-        long proxyPid = fx.daemons().proxyPid();
-        ProcessHandle.of(proxyPid).ifPresent(ProcessHandle::destroyForcibly);
-        assertTrue(ProcFs.awaitGone(proxyPid, 5_000), "the image-proxy survived SIGKILL");
+        fx.daemons().killProxy();
+        assertFalse(fx.daemons().proxyAlive(), "the image-proxy survived SIGKILL");
 
         FerryResult migrate = run.await(Duration.ofSeconds(60));
         assertFalse(migrate.timedOut(), () -> "ferry migrate hung after its image-proxy died\n" + migrate.describe());
@@ -191,13 +190,7 @@ class LazyMigrateIT {
                 + ProcFs.state(server.pid()) + "): after the target ran it, it must not run on");
         String sourceState = "gone";
         assertTrue(fx.daemons().cacheAlive(), "the image-cache died with the proxy");
-        List<String> left = new ArrayList<>(HOST.leftInLazyDir());
-        left.removeAll(shmBefore);
-        assertTrue(left.stream().noneMatch(d -> Path.of(d).getFileName().toString().startsWith("r-")),
-                "the target's post-copy images are left on tmpfs: " + left);
-        for (String d : left) { // the dead proxy's own images dir (l-*), which nobody is left to delete
-            PostCopyHost.deleteTree(Path.of(d));
-        }
+        HOST.deleteWhatADeadProxyLeft(shmBefore);
 
         fx.daemons().startProxy();
         Workload small = fx.startWorkload(List.of("/usr/bin/python3", fx.script("ticker.py").toString(),

@@ -201,9 +201,8 @@ class LazySplitIT {
         FerryRun dump = fx.startDump(server.pid(), "pk1", "--lazy", "--json");
         awaitServing(fx, dump, "pk1");
         long sumsFrozen = sums.last().map(ChecksumLog.Entry::n).orElse(0L);
-        long proxyPid = fx.daemons().proxyPid();
-        ProcessHandle.of(proxyPid).ifPresent(ProcessHandle::destroyForcibly);
-        assertTrue(ProcFs.awaitGone(proxyPid, 5_000), "the image-proxy survived SIGKILL");
+        fx.daemons().killProxy();
+        assertFalse(fx.daemons().proxyAlive(), "the image-proxy survived SIGKILL");
 
         FerryResult dumped = dump.await(Duration.ofSeconds(30));
         assertFalse(dumped.timedOut(), () -> "ferry dump hung after its image-proxy died\n" + dumped.describe());
@@ -217,12 +216,7 @@ class LazySplitIT {
         PostCopyHost.waitUntil(() -> heldSnapshots(fx).contains("\"snapshots\":[]"), 15_000,
                 "the cache still holds the snapshot of a source that ran on");
         assertTrue(fx.daemons().cacheAlive(), "the image-cache died with the proxy");
-        List<String> left = new ArrayList<>(HOST.leftInLazyDir());
-        left.removeAll(shmBefore);
-        for (String d : left) { // the dead proxy's own images dir (l-*), which nobody is left to delete
-            assertTrue(Path.of(d).getFileName().toString().startsWith("l-"), "post-copy images of the target left: " + d);
-            PostCopyHost.deleteTree(Path.of(d));
-        }
+        HOST.deleteWhatADeadProxyLeft(shmBefore);
 
         fx.daemons().startProxy();
         FerryResult plain = fx.dump(server.pid(), "pk2");

@@ -80,14 +80,20 @@ final class PostCopyHost implements BeforeAllCallback, AfterAllCallback {
         }
     }
 
-    /** Deletes {@code dir} and everything in it (what a killed daemon left on tmpfs). */
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (var s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
+    /**
+     * After an image-proxy was killed: what it added to /dev/shm/ferry since {@code before} must be its own images dir
+     * ({@code l-*}, which nobody is left to delete; the target's {@code r-*} must be gone), and is deleted here.
+     */
+    void deleteWhatADeadProxyLeft(List<String> before) throws IOException {
+        List<String> left = new ArrayList<>(leftInLazyDir());
+        left.removeAll(before);
+        for (String d : left) {
+            Path dir = Path.of(d);
+            assertTrue(dir.getFileName().toString().startsWith("l-"), "post-copy images of the target are left: " + left);
+            try (var s = Files.walk(dir)) {
+                for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
             }
         }
     }

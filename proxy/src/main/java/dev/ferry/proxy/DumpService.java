@@ -71,7 +71,7 @@ final class DumpService implements ControlServer.Handler {
     /** {@code ferry dump --lazy}: what the target's restore may take once it began, on top of the wait for it. */
     static final Duration LAZY_RESTORE_ALLOWANCE = Duration.ofMinutes(2);
     /** {@code ferry dump --lazy}: the snapshot is committed, the tree frozen, its pages served until a restore fetches them. */
-    static final String PHASE_SERVING = "serving";
+    static final String PHASE_SERVING = ProxyConfig.PHASE_SERVING;
 
     /** @param tls the client TLS context towards the cache, or null for plain TCP */
     DumpService(ProxyConfig config, DumpEngine engine, EventLoopGroup group, Class<? extends Channel> channelClass,

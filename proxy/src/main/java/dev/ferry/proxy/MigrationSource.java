@@ -44,7 +44,7 @@ final class MigrationSource {
     static final String PHASE_RESTORED = "restored";
     static final String PHASE_HANDOVER = "handover";
     /** Post-copy: the tree runs on the target, its remaining pages cross. */
-    static final String PHASE_POST_COPY = "post-copy";
+    static final String PHASE_POST_COPY = ProxyConfig.PHASE_POST_COPY;
     /** How long the pages of a post-copy migration may take to arrive, unless the request says. */
     static final Duration DEFAULT_LAZY_TIMEOUT = Duration.ofMinutes(10);
     /** How long a passing {@code criu check} stands for the next migrations (many at once would each run CRIU). */

@@ -30,6 +30,10 @@ public record ProxyConfig(String cacheHost, int cachePort, Path runDir, Criu cri
                           String controlGroup, Duration retryFor, int maxConcurrentDumps) {
 
     public static final String CONTROL_SOCKET = "proxy.sock";
+    /** The progress phase of a {@code --lazy} dump once committed: the tree is frozen, its pages served. */
+    public static final String PHASE_SERVING = "serving";
+    /** The progress phase of post-copy: the tree runs on the target, its pages cross. */
+    public static final String PHASE_POST_COPY = "post-copy";
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
     public static final Duration DEFAULT_COMMIT_TIMEOUT = Duration.ofSeconds(60);
     public static final Duration DEFAULT_DUMP_TIMEOUT = Duration.ofMinutes(10);

@@ -330,6 +330,13 @@ public final class FerryDaemons implements AutoCloseable {
         }
     }
 
+    /** SIGKILLs the proxy (a crash, as far as its peers and its CRIU can tell) and waits for it to exit. */
+    public void killProxy() throws InterruptedException {
+        requireStarted(proxy, "image-proxy");
+        proxy.destroyForcibly();
+        proxy.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
     /** SIGKILLs the cache (a crash, as far as its peers can tell) and waits for it to exit. */
     public void killCache() throws InterruptedException {
         requireStarted(cache, "image-cache");
