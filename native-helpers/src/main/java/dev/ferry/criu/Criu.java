@@ -1,5 +1,7 @@
 package dev.ferry.criu;
 
+import dev.ferry.posix.FileDescriptorHandle;
+import dev.ferry.posix.Spawn;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,7 +22,9 @@ import java.util.regex.Pattern;
  *
  * <p>Child processes are started with {@link ProcessBuilder}, which closes every inherited descriptor above 2 in
  * the child (jspawnhelper closes them before exec). CRIU therefore never inherits the JVM's sockets, pipes or jar
- * files, even though jnr opens some of them without O_CLOEXEC; nothing here has to close them by hand.
+ * files, even though jnr opens some of them without O_CLOEXEC; nothing here has to close them by hand. The one
+ * exception is {@link #spawn}, for a CRIU that takes a socket of ours as a descriptor: {@link Spawn} closes the
+ * others itself.
  */
 public record Criu(Path executable, String version) {
 
@@ -202,6 +206,18 @@ public record Criu(Path executable, String version) {
                 return startIn(new ProcessBuilder(command), workDir, new File("/dev/null")); // sh replaces stdin
             }
         };
+    }
+
+    /**
+     * Starts CRIU with descriptors of this process at the numbers CRIU is told ({@code criu swrk 3},
+     * {@code --ps-socket 3}), stdin from {@code /dev/null}, output appended to {@code <workDir>/criu.out}. CRIU's
+     * working directory is not {@code workDir}: pass it (-W, or work_dir_fd over RPC).
+     */
+    public CriuProcess spawn(List<String> args, Path workDir, Map<Integer, FileDescriptorHandle> fds) throws IOException {
+        List<String> argv = new ArrayList<>(args.size() + 1);
+        argv.add(executable.toString());
+        argv.addAll(args);
+        return CriuProcess.of(Spawn.start(argv, workDir.resolve(OUTPUT_FILE), fds));
     }
 
     private static CriuProcess startIn(ProcessBuilder builder, Path workDir, File stdin) throws IOException {

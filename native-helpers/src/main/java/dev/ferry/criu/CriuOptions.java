@@ -1,5 +1,6 @@
 package dev.ferry.criu;
 
+import dev.ferry.protocol.criu.CriuRpc;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -72,6 +73,47 @@ public record CriuOptions(boolean leaveRunning, boolean shellJob, boolean tcpEst
         List<String> args = new ArrayList<>();
         common(args);
         return List.copyOf(args);
+    }
+
+    /**
+     * {@link #restoreArgs()} as fields of a {@code criu swrk} request ({@link CriuSwrk}): the same options, named as
+     * CRIU's rpc.proto names them.
+     */
+    public CriuRpc.criu_opts.Builder restoreRpc(CriuRpc.criu_opts.Builder opts) {
+        if (shellJob) {
+            opts.setShellJob(true);
+        }
+        if (tcpEstablished) {
+            opts.setTcpEstablished(true);
+        }
+        if (extUnixSk) {
+            opts.setExtUnixSk(true);
+        }
+        if (fileLocks) {
+            opts.setFileLocks(true);
+        }
+        if (tcpClose) {
+            opts.setTcpClose(true);
+        }
+        if (manageCgroups != null) {
+            opts.setManageCgroupsMode(switch (manageCgroups) {
+                case "none" -> CriuRpc.criu_cg_mode.CG_NONE;
+                case "props" -> CriuRpc.criu_cg_mode.PROPS;
+                case "soft" -> CriuRpc.criu_cg_mode.SOFT;
+                case "full" -> CriuRpc.criu_cg_mode.FULL;
+                case "strict" -> CriuRpc.criu_cg_mode.STRICT;
+                default -> CriuRpc.criu_cg_mode.IGNORE; // the constructor admits CGROUP_MODES only
+            });
+        }
+        for (String root : cgroupRoots) {
+            int colon = root.indexOf(':');
+            CriuRpc.cgroup_root.Builder r = CriuRpc.cgroup_root.newBuilder();
+            if (colon >= 0) { // as CRIU splits --cgroup-root: at the first colon
+                r.setCtrl(root.substring(0, colon));
+            }
+            opts.addCgRoot(r.setPath(root.substring(colon + 1)));
+        }
+        return opts;
     }
 
     private void common(List<String> args) {

@@ -97,4 +97,44 @@ public interface CriuProcess {
             }
         };
     }
+
+    /** Wraps a process {@link dev.ferry.posix.Spawn} started. */
+    static CriuProcess of(dev.ferry.posix.ChildProcess child) {
+        return new CriuProcess() {
+            @Override
+            public long pid() {
+                return child.pid();
+            }
+
+            @Override
+            public boolean isAlive() {
+                return child.isAlive();
+            }
+
+            @Override
+            public boolean waitFor(Duration timeout) throws InterruptedException {
+                return child.waitFor(timeout);
+            }
+
+            @Override
+            public int exitValue() {
+                return child.exitValue();
+            }
+
+            @Override
+            public void terminate() {
+                child.signal(dev.ferry.posix.Processes.SIGTERM);
+            }
+
+            @Override
+            public void kill() {
+                child.signal(dev.ferry.posix.Processes.SIGKILL);
+            }
+
+            @Override
+            public String toString() {
+                return "criu " + child;
+            }
+        };
+    }
 }

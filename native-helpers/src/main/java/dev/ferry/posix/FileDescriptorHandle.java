@@ -16,6 +16,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class FileDescriptorHandle implements java.io.Closeable {
 
+    private static final int O_RDONLY = 0;
+    private static final int O_DIRECTORY = 0200000;
     private final int fd;
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -24,6 +26,15 @@ public final class FileDescriptorHandle implements java.io.Closeable {
             throw new IllegalArgumentException("fd: " + fd + " (expected: >= 0)");
         }
         this.fd = fd;
+    }
+
+    /** Opens {@code dir} ({@code O_RDONLY | O_DIRECTORY | O_CLOEXEC}), e.g. to hand it to CRIU by number. */
+    public static FileDescriptorHandle openDirectory(Path dir) throws PosixException {
+        int fd = NativeAccess.POSIX.open(dir.toString(), O_RDONLY | O_DIRECTORY | LibC.O_CLOEXEC, 0);
+        if (fd < 0) {
+            throw new PosixException("open", NativeAccess.posixErrno(), dir + " (expected: a directory)");
+        }
+        return new FileDescriptorHandle(fd);
     }
 
     /** The raw descriptor number, valid until {@link #close()}. */

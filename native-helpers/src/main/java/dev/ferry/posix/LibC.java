@@ -62,4 +62,59 @@ public interface LibC {
 
     /** Returns 0 or an errno value (not -1): {@code ptsname_r} reports its error as its result. */
     int ptsname_r(int fd, @Out byte[] buf, @size_t long length);
+
+    /** posix_spawn's attribute flag: the child starts with the signal mask in the attributes. */
+    short POSIX_SPAWN_SETSIGMASK = 0x08;
+    /** Bytes that hold a glibc {@code posix_spawn_file_actions_t} (80 on x86-64), with room to spare. */
+    int SPAWN_FILE_ACTIONS_SIZE = 256;
+    /** Bytes that hold a glibc {@code posix_spawnattr_t} (336 on x86-64), with room to spare. */
+    int SPAWN_ATTR_SIZE = 512;
+    /** Bytes of a glibc {@code sigset_t}. */
+    int SIGSET_SIZE = 128;
+
+    int posix_spawn_file_actions_init(Pointer actions);
+
+    int posix_spawn_file_actions_destroy(Pointer actions);
+
+    int posix_spawn_file_actions_adddup2(Pointer actions, int fd, int newFd);
+
+    int posix_spawn_file_actions_addclose(Pointer actions, int fd);
+
+    int posix_spawn_file_actions_addopen(Pointer actions, int fd, String path, int flags, int mode);
+
+    /** glibc >= 2.34: closes every fd >= {@code from} in the child, whatever this process opened meanwhile. */
+    int posix_spawn_file_actions_addclosefrom_np(Pointer actions, int from);
+
+    int posix_spawnattr_init(Pointer attr);
+
+    int posix_spawnattr_destroy(Pointer attr);
+
+    int posix_spawnattr_setflags(Pointer attr, short flags);
+
+    int posix_spawnattr_setsigmask(Pointer attr, Pointer sigset);
+
+    int sigemptyset(Pointer sigset);
+
+    /**
+     * Returns 0 or an errno value (posix_spawn reports its error as its result, errno is not set); {@code argv} and
+     * {@code envp} end with a null element.
+     */
+    int posix_spawnp(@Out IntByReference pid, String file, Pointer actions, Pointer attr, @In String[] argv,
+                     @In String[] envp);
+
+    long SYS_PIDFD_OPEN = 434;
+    long SYS_PIDFD_GETFD = 438;
+    int IPPROTO_TCP = 6;
+    int TCP_REPAIR = 19;
+
+    /**
+     * {@code syscall(2)} with three arguments (pidfd_open, pidfd_getfd); -1 and errno on failure. Longs, not ints:
+     * glibc reads each variadic argument as a long, and an int leaves the upper half of the register undefined.
+     */
+    @Variadic(fixedCount = 1)
+    long syscall(long number, long a, long b, long c);
+
+    int getsockopt(int fd, int level, int name, @Out int[] value, @In @Out int[] length);
+
+    int setsockopt(int fd, int level, int name, @In int[] value, int length);
 }

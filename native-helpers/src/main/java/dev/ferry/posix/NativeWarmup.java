@@ -19,7 +19,7 @@ public final class NativeWarmup {
 
     /**
      * Creates and removes a pipe (vmsplicing a few bytes into it), a FIFO and a listening unix socket in
-     * {@code scratchDir}.
+     * {@code scratchDir}; spawns {@code /bin/true} with one end of a socket pair, and passes a record over it.
      */
     public static void run(Path scratchDir) throws IOException {
         Files.createDirectories(scratchDir);
@@ -37,6 +37,19 @@ public final class NativeWarmup {
         Files.deleteIfExists(fifo);
         try (UnixListener l = UnixListener.bind(scratchDir.resolve(".warmup.sock"))) {
             Processes.isAlive(ProcessHandle.current().pid());
+        }
+        // a spawn with a socket pair, as CRIU's post-copy processes are started: ~250 ms the first time
+        FileDescriptorHandle[] pair = SocketPair.seqPacket();
+        try {
+            ChildProcess child = Spawn.start(java.util.List.of("/bin/true"), Path.of("/dev/null"), java.util.Map.of(3, pair[1]));
+            SocketPair.send(pair[1], new byte[1]);
+            SocketPair.receive(pair[0], java.time.Duration.ofSeconds(5));
+            child.waitFor(java.time.Duration.ofSeconds(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            pair[0].close();
+            pair[1].close();
         }
     }
 }
