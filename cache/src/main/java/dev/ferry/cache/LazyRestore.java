@@ -4,7 +4,10 @@ import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuLog;
 import dev.ferry.criu.CriuProcess;
 import dev.ferry.criu.CriuWorkDir;
+import dev.ferry.criu.CriuSwrk;
 import dev.ferry.criu.PageServerSocket;
+import dev.ferry.posix.FileDescriptorHandle;
+import dev.ferry.posix.SocketPair;
 import dev.ferry.protocol.ErrorCode;
 import dev.ferry.protocol.codec.ChannelClose;
 import dev.ferry.protocol.codec.ChannelData;
@@ -26,16 +29,18 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
 
 /**
- * The target's side of one post-copy migration: writes the verified snapshot (no lazy pages in it, a few hundred
- * KiB) into a private dir on tmpfs, starts {@code criu lazy-pages --page-server} with its page-server socket joined
- * to a {@link ChannelTunnel} on the proxy's connection (CHANNEL_OPEN), restores with {@code criu restore
- * --lazy-pages}, and once the tree runs waits for lazy-pages to fetch the last page ({@link #awaitPages}).
+ * The target's side of one post-copy migration: takes a {@link CriuSwrk} for the restore ({@link SpareSwrk}), writes the verified
+ * snapshot (no lazy pages in it, a few hundred KiB) into a private dir on tmpfs, starts {@code criu lazy-pages
+ * --page-server} with its page-server socket (fd 3, one end of a {@link SocketPair}; no port, no listener) joined to
+ * a {@link ChannelTunnel} on the proxy's connection (CHANNEL_OPEN), restores with {@code lazy_pages} through the
+ * swrk, and once the tree runs waits for lazy-pages to fetch the last page ({@link #awaitPages}).
  *
  * <p>Ownership: owns the tmpfs images dir, the lazy-pages process and the tunnel; {@link #close} ends and deletes
  * them (lazy-pages is killed if still running). Not thread-safe: one restore thread uses it; the tunnel table
@@ -50,10 +55,30 @@ final class LazyRestore implements AutoCloseable {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(15);
     private static final Duration STOP_GRACE = Duration.ofSeconds(3);
     private static final int CHANNEL_ID = 1;
+    /** Where lazy-pages finds its page-server socket. */
+    private static final int PS_FD = 3;
 
     /** The page-server tunnels of the connections that carry a post-copy migration, for their CHANNEL_* frames. */
     static final class Tunnels {
         private final ConcurrentMap<ChannelId, ChannelTunnel> byChannel = new ConcurrentHashMap<>();
+        /**
+         * Tunnels that ended with every page fetched, by connection: the proxy's own CHANNEL_CLOSE (its CRIU closed
+         * after the last page) crosses ours, and may arrive after the tunnel is gone. Cleared with the connection.
+         */
+        private final ConcurrentMap<ChannelId, Integer> finished = new ConcurrentHashMap<>();
+
+        /** {@code t} carries the page-server bytes of {@code channel}'s migration. */
+        void open(Channel channel, ChannelTunnel t) {
+            byChannel.put(channel.id(), t);
+        }
+
+        /** {@code t} ended cleanly: forget it, but take the proxy's CHANNEL_CLOSE for it still. */
+        void finished(Channel channel, ChannelTunnel t) {
+            if (byChannel.remove(channel.id(), t)) {
+                finished.put(channel.id(), t.streamId());
+                channel.closeFuture().addListener(f -> finished.remove(channel.id()));
+            }
+        }
 
         /** CHANNEL_DATA on {@code channel}; takes over {@code data}. False if no tunnel has that id there. */
         boolean data(Channel channel, ChannelData data) {
@@ -70,14 +95,14 @@ final class LazyRestore implements AutoCloseable {
         boolean close(Channel channel, ChannelClose close) {
             ChannelTunnel t = byChannel.get(channel.id());
             if (t == null || t.streamId() != close.streamId()) {
-                return false;
+                return finished.remove(channel.id(), close.streamId());
             }
             t.remoteClosed();
             return true;
         }
     }
 
-    private final Criu criu;
+    private final SpareSwrk spares;
     private final RestoreEngine engine;
     private final Tunnels tunnels;
     private final CacheEvents events;
@@ -87,10 +112,11 @@ final class LazyRestore implements AutoCloseable {
     private Path workDir;
     private CriuProcess lazyPages;
     private ChannelTunnel tunnel;
+    private boolean pagesDone;
 
-    LazyRestore(Criu criu, RestoreEngine engine, Tunnels tunnels, CacheEvents events, Channel channel,
+    LazyRestore(SpareSwrk spares, RestoreEngine engine, Tunnels tunnels, CacheEvents events, Channel channel,
                 StoredSnapshot snapshot) {
-        this.criu = criu;
+        this.spares = spares;
         this.engine = engine;
         this.tunnels = tunnels;
         this.events = events;
@@ -99,34 +125,45 @@ final class LazyRestore implements AutoCloseable {
     }
 
     /** Restores the tree lazily; returns once it runs. */
-    RestoreOutcome restore(RestoreJob job, Path workRoot, RestoreListener listener) throws IOException {
+    RestoreOutcome restore(RestoreJob job, RestoreListener listener) throws IOException {
         String problem = CriuWorkDir.tmpfsProblem(LAZY_DIR);
         if (problem != null) {
             throw new IOException(problem);
         }
         images = CriuWorkDir.create(LAZY_DIR, "r");
-        workDir = CriuWorkDir.create(workRoot, "l");
-        for (ImageDigest d : snapshot.manifest()) {
-            StoredImage image = snapshot.find(d.name()).orElseThrow(() -> new IOException("image " + d.name()
-                    + " of snapshot " + snapshot.name() + " is gone"));
-            try (FileChannel out = FileChannel.open(images.resolve(d.name().value()), StandardOpenOption.CREATE_NEW,
-                    StandardOpenOption.WRITE)) {
-                image.writeTo(out);
+        SpareSwrk.Ready ready = spares.take(); // started at the preflight: the request costs no process start
+        workDir = ready.workDir();
+        CriuSwrk swrk = ready.swrk();
+        try {
+            for (ImageDigest d : snapshot.manifest()) {
+                StoredImage image = snapshot.find(d.name()).orElseThrow(() -> new IOException("image " + d.name()
+                        + " of snapshot " + snapshot.name() + " is gone"));
+                try (FileChannel out = FileChannel.open(images.resolve(d.name().value()), StandardOpenOption.CREATE_NEW,
+                        StandardOpenOption.WRITE)) {
+                    image.writeTo(out);
+                }
             }
+            FileDescriptorHandle[] pair = SocketPair.stream();
+            try {
+                lazyPages = spares.criu().spawn(List.of("lazy-pages", "--page-server", "--ps-socket",
+                        Integer.toString(PS_FD), "-D", images.toString(), "-W", workDir.toString(),
+                        "-o", LOG_FILE, "-v4"), workDir, Map.of(PS_FD, pair[1]));
+                tunnel = new ChannelTunnel(channel, CHANNEL_ID, SocketPair.channel(pair[0]), events::lazyBytesReceived);
+            } catch (IOException | RuntimeException e) {
+                pair[0].closeQuietly();
+                throw e;
+            } finally {
+                pair[1].closeQuietly(); // lazy-pages has its copy; ours would hide its end (no EOF)
+            }
+            tunnels.open(channel, tunnel);
+            channel.writeAndFlush(new ChannelOpen(CHANNEL_ID, snapshot.name(), ChannelOpen.PAGE_SERVER));
+            tunnel.start();
+            awaitLazySocket();
+        } catch (IOException | RuntimeException e) {
+            swrk.close();
+            throw e;
         }
-        try (PageServerSocket ps = PageServerSocket.listen()) {
-            lazyPages = ps.launcher(criu).start(List.of("lazy-pages", "--page-server", "--ps-socket",
-                    Integer.toString(PageServerSocket.FD), "-D", images.toString(), "-W", workDir.toString(),
-                    "-o", LOG_FILE, "-v4"), workDir);
-            CriuProcess p = lazyPages;
-            tunnel = new ChannelTunnel(channel, CHANNEL_ID, ps.accept(START_TIMEOUT, () -> !p.isAlive()),
-                    events::lazyBytesReceived);
-        }
-        tunnels.byChannel.put(channel.id(), tunnel);
-        channel.writeAndFlush(new ChannelOpen(CHANNEL_ID, snapshot.name(), ChannelOpen.PAGE_SERVER));
-        tunnel.start();
-        awaitLazySocket();
-        return engine.restoreLazy(job, images, workDir, listener);
+        return engine.restoreLazy(job, swrk, images, workDir, listener);
     }
 
     private void awaitLazySocket() throws IOException {
@@ -140,9 +177,9 @@ final class LazyRestore implements AutoCloseable {
             if (System.nanoTime() - deadline >= 0) {
                 throw new IOException("criu lazy-pages did not create " + socket + " within " + START_TIMEOUT.toSeconds() + " s");
             }
-            try {
-                Thread.sleep(1);
-            } catch (InterruptedException e) {
+            // the source is frozen meanwhile: look every 0.2 ms (a sleep(1) is 1.1 ms here), for the few ms it takes
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+            if (Thread.interrupted()) {
                 Thread.currentThread().interrupt();
                 throw new java.io.InterruptedIOException("interrupted while starting criu lazy-pages");
             }
@@ -186,6 +223,7 @@ final class LazyRestore implements AutoCloseable {
         }
         if (why == null) {
             tunnel.sendClose(null, "");
+            pagesDone = true;
         } else {
             lazyPages.stop(STOP_GRACE);
             tunnel.sendClose(ErrorCode.INTERNAL, "target: " + why);
@@ -209,12 +247,17 @@ final class LazyRestore implements AutoCloseable {
     @Override
     public void close() {
         if (tunnel != null) {
-            tunnels.byChannel.remove(channel.id(), tunnel);
+            if (pagesDone) {
+                tunnels.finished(channel, tunnel);
+            } else {
+                tunnels.byChannel.remove(channel.id(), tunnel);
+            }
             tunnel.abort();
         }
         if (lazyPages != null) {
             lazyPages.stop(STOP_GRACE);
         }
+        spares.refill(); // for the next one, now that this one no longer runs on the frozen path
         if (images != null) {
             try (Stream<Path> s = Files.walk(images)) {
                 s.sorted(Comparator.reverseOrder()).forEach(p -> {

@@ -90,6 +90,8 @@ final class MigrationTarget implements AutoCloseable {
     private final LazyRestore.Tunnels tunnels = new LazyRestore.Tunnels();
     private final LazySnapshots lazySnapshots;
     private volatile java.nio.file.Path lazyWork;
+    /** The post-copy restore's next {@code criu swrk}, started at the preflight, before the source is frozen. */
+    private volatile SpareSwrk spares;
     private final ExecutorService restores = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "ferry-migrate-restore");
         t.setDaemon(true);
@@ -120,6 +122,7 @@ final class MigrationTarget implements AutoCloseable {
 
     /** Enables post-copy migrations; CRIU's lazy work files (logs, lazy-pages.socket) go under {@code workRoot}. */
     MigrationTarget withLazy(java.nio.file.Path workRoot) {
+        this.spares = new SpareSwrk(criu, workRoot);
         this.lazyWork = workRoot;
         return this;
     }
@@ -181,6 +184,9 @@ final class MigrationTarget implements AutoCloseable {
         } catch (IOException e) {
             return "`criu check` could not run on target " + node + ": " + e.getMessage();
         }
+        if (spec.getLazyPages() && spares != null) {
+            spares.refill();
+        }
         return null;
     }
 
@@ -193,7 +199,11 @@ final class MigrationTarget implements AutoCloseable {
             return "this image-cache does not do post-copy (--lazy)";
         }
         String version = versionProblem(begin.criuVersion());
-        return version != null ? version : dev.ferry.criu.CriuWorkDir.tmpfsProblem(LazyRestore.LAZY_DIR);
+        String problem = version != null ? version : dev.ferry.criu.CriuWorkDir.tmpfsProblem(LazyRestore.LAZY_DIR);
+        if (problem == null) {
+            spares.refill();
+        }
+        return problem;
     }
 
     private String versionProblem(String sourceVersion) {
@@ -329,7 +339,7 @@ final class MigrationTarget implements AutoCloseable {
         String device = null;
         long started = System.nanoTime();
         LazyRestore lazy = spec.getLazyPages() && lazyWork != null
-                ? new LazyRestore(criu, engine, tunnels, events, channel, snapshot) : null;
+                ? new LazyRestore(spares, engine, tunnels, events, channel, snapshot) : null;
         try {
             if (spec.getLazyPages() && lazy == null) {
                 throw new IOException("this image-cache does not do post-copy (--lazy)");
@@ -360,7 +370,7 @@ final class MigrationTarget implements AutoCloseable {
                         }
                     };
             RestoreOutcome outcome = lazy == null ? engine.restore(job, snapshot, listener)
-                    : lazy.restore(job, lazyWork, listener);
+                    : lazy.restore(job, listener);
             events.restoreFinished(true, outcome.duration());
             if (!channel.isActive()) {
                 LOG.warning(() -> "snapshot " + name + ": restored as pid " + outcome.restoredPid() + ", but the"
@@ -475,6 +485,9 @@ final class MigrationTarget implements AutoCloseable {
 
     @Override
     public void close() {
+        if (spares != null) {
+            spares.close();
+        }
         restores.shutdown();
         try {
             restores.awaitTermination(5, TimeUnit.SECONDS);

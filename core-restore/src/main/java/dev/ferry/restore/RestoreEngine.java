@@ -5,13 +5,18 @@ import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuException;
 import dev.ferry.criu.CriuLauncher;
 import dev.ferry.criu.CriuProcess;
+import dev.ferry.criu.CriuSwrk;
 import dev.ferry.criu.CriuWorkDir;
 import dev.ferry.criu.StreamerConnection;
+import dev.ferry.posix.FileDescriptorHandle;
 import dev.ferry.posix.UnixListener;
+import dev.ferry.protocol.criu.CriuRpc;
 import dev.ferry.protocol.image.ImageSource;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.lang.System.Logger.Level;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,6 +53,8 @@ public final class RestoreEngine {
     public static final String PID_FILE = "restored.pid";
     private static final Duration STOP_GRACE = Duration.ofSeconds(5);
     private static final Duration THREAD_GRACE = Duration.ofSeconds(5);
+    private static final String HELD_NOT_RESUMED = "the restored tree was held at post-restore and not resumed, so"
+            + " CRIU killed it before it ran";
     private static final System.Logger LOG = System.getLogger(RestoreEngine.class.getName());
 
     private final CriuLauncher launcher;
@@ -158,62 +165,80 @@ public final class RestoreEngine {
     }
 
     /**
-     * Post-copy: {@code criu restore -d --lazy-pages} from {@code images}, a tmpfs dir the caller filled and owns,
-     * with CRIU's work files in {@code workDir}, where the caller's {@code criu lazy-pages} already listens on
-     * {@code lazy-pages.socket}. Returns once the tree runs (its missing pages come through lazy-pages).
+     * Post-copy: a restore with {@code lazy_pages} by {@code swrk} (started by the caller ahead of time, see
+     * {@link CriuSwrk}) from {@code images}, a tmpfs dir the caller filled and owns, with CRIU's work files in
+     * {@code workDir}, where the caller's {@code criu lazy-pages} already listens on {@code lazy-pages.socket}.
+     * Returns once the tree runs (its missing pages come through lazy-pages). A job with a gate is held at CRIU's
+     * {@code post-restore} notification, which is answered with the gate's verdict. Closes {@code swrk}.
      *
      * @throws CriuException if CRIU failed, overstayed the timeout, or the gate refused (then the tree never ran)
      */
-    public RestoreOutcome restoreLazy(RestoreJob job, Path images, Path workDir, RestoreListener listener)
-            throws IOException {
+    public RestoreOutcome restoreLazy(RestoreJob job, CriuSwrk swrk, Path images, Path workDir,
+                                      RestoreListener listener) throws IOException {
         long start = System.nanoTime();
         Path log = workDir.resolve(LOG_FILE);
-        Path pidFile = workDir.resolve(PID_FILE);
-        ActionScriptGate hook = job.gate() == null ? null
-                : ActionScriptGate.create(workDir, ActionScriptGate.POST_RESTORE, job.timeout());
-        try {
-            List<String> args = new ArrayList<>(List.of("restore", "-d", "--lazy-pages", "-D", images.toString(),
-                    "-W", workDir.toString(), "-o", LOG_FILE, "-v4", "--pidfile", pidFile.toString()));
-            if (hook != null) {
-                args.addAll(List.of("--action-script", hook.script().toString()));
-            }
-            args.addAll(job.options().restoreArgs());
-            CriuProcess criu = launcher.start(args, workDir);
-            Held held = hook == null ? null : new Held(hook, job.gate(), listener);
-            Thread gateThread = held == null ? null : daemon(held, "ferry-resume-gate-" + workDir.getFileName());
+        AtomicReference<String> refusal = new AtomicReference<>();
+        try (swrk;
+             FileDescriptorHandle imagesDir = FileDescriptorHandle.openDirectory(images);
+             FileDescriptorHandle work = FileDescriptorHandle.openDirectory(workDir)) {
+            CriuRpc.criu_opts.Builder opts = job.options().restoreRpc(CriuRpc.criu_opts.newBuilder())
+                    .setImagesDirFd(imagesDir.fd()) // CRIU opens /proc/<our pid>/fd/<n>
+                    .setWorkDirFd(work.fd())
+                    .setLogFile(LOG_FILE)
+                    .setLogLevel(4)
+                    .setLazyPages(true)
+                    .setNotifyScripts(job.gate() != null);
+            CriuRpc.criu_req request = CriuRpc.criu_req.newBuilder().setType(CriuRpc.criu_req_type.RESTORE)
+                    .setOpts(opts).build();
+            listener.phase(RestoreListener.PHASE_CRIU);
+            CriuRpc.criu_resp reply;
             try {
-                listener.phase(RestoreListener.PHASE_CRIU);
-                boolean timedOut = !awaitExit(criu, job.timeout());
-                Duration duration = Duration.ofNanos(System.nanoTime() - start);
-                if (held != null) {
-                    hook.cancel();
-                    join(gateThread);
-                    if (gateThread.isAlive()) {
-                        gateThread.interrupt();
-                        join(gateThread);
-                    }
-                }
-                int exit = criu.isAlive() ? -1 : criu.exitValue();
-                if (timedOut) {
-                    throw CriuException.fromLog("restore", exit, log, "CRIU did not finish within the restore timeout ("
-                            + job.timeout() + ") and was stopped", null);
-                }
-                if (exit != 0) {
-                    throw CriuException.fromLog("restore", exit, log, held == null ? null : held.refusal.get(), null);
-                }
-                return new RestoreOutcome(readPid(pidFile), 0, 0, 0, duration, workDir, log);
-            } finally {
-                criu.stop(STOP_GRACE);
+                reply = swrk.call(request, (script, pid) -> notified(job.gate(), listener, refusal, script, pid),
+                        job.timeout());
+            } catch (SocketTimeoutException e) {
+                LOG.log(Level.WARNING, swrk + " overstayed " + job.timeout() + "; stopping it");
+                stopWithTree(swrk.process());
+                throw CriuException.fromLog("restore", -1, log, "CRIU did not finish within the restore timeout ("
+                        + job.timeout() + ") and was stopped", null);
+            } catch (EOFException e) {
+                swrk.process().waitFor(STOP_GRACE);
+                int exit = swrk.process().isAlive() ? -1 : swrk.process().exitValue();
+                throw CriuException.fromLog("restore", exit, log, "criu swrk exited without answering", null);
+            } catch (InterruptedException e) {
+                stopWithTree(swrk.process());
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while waiting for " + swrk + "; CRIU was stopped");
             }
-        } finally {
-            if (hook != null) {
-                try {
-                    hook.close();
-                } catch (IOException e) {
-                    LOG.log(Level.WARNING, "cleaning up after the restore: " + e.getMessage());
-                }
+            Duration duration = Duration.ofNanos(System.nanoTime() - start);
+            if (!reply.getSuccess() || reply.getRestore().getPid() <= 0) {
+                throw CriuException.fromLog("restore", 1, log, refusal.get(), null);
             }
+            return new RestoreOutcome(reply.getRestore().getPid(), 0, 0, 0, duration, workDir, log);
+        } catch (InterruptedException e) { // from waiting for swrk's exit
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for " + swrk + " to exit");
         }
+    }
+
+    /** A post-copy restore's notification: only post-restore is held, for the gate's verdict. */
+    private static boolean notified(ResumeGate gate, RestoreListener listener, AtomicReference<String> refusal,
+                                    String script, long pid) throws InterruptedException {
+        if (!ActionScriptGate.POST_RESTORE.equals(script)) {
+            return true;
+        }
+        listener.phase(RestoreListener.PHASE_HELD);
+        boolean resume = false;
+        try {
+            resume = gate.mayResume(pid);
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "the resume gate failed: " + e);
+        }
+        if (resume) {
+            listener.phase(RestoreListener.PHASE_RESUME);
+        } else {
+            refusal.set(HELD_NOT_RESUMED);
+        }
+        return resume;
     }
 
     private static List<String> criuArgs(RestoreJob job, Path workDir, Path pidFile, ActionScriptGate hook) {
@@ -262,8 +287,7 @@ public final class RestoreEngine {
                 LOG.log(Level.WARNING, "the resume gate failed: " + e);
             } finally {
                 if (!resume) {
-                    refusal.set("the restored tree was held at post-restore and not resumed, so CRIU killed it"
-                            + " before it ran");
+                    refusal.set(HELD_NOT_RESUMED);
                 }
                 try {
                     hook.answer(resume);

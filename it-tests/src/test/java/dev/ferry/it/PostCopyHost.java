@@ -98,7 +98,7 @@ final class PostCopyHost implements BeforeAllCallback, AfterAllCallback {
         }
     }
 
-    /** Post-copy CRIU processes of any kind: dump or restore with --lazy-pages, lazy-pages. */
+    /** Post-copy CRIU processes of any kind: dump or restore with --lazy-pages, lazy-pages, a swrk that took a restore. */
     static List<String> criuProcesses() throws IOException {
         List<String> found = new ArrayList<>();
         try (var procs = Files.list(Path.of("/proc"))) {
@@ -108,7 +108,8 @@ final class PostCopyHost implements BeforeAllCallback, AfterAllCallback {
                 }
                 try {
                     String cmd = Files.readString(p.resolve("cmdline")).replace('\0', ' ');
-                    if (cmd.contains("/sbin/criu ") && (cmd.contains(" lazy-pages") || cmd.contains("--lazy-pages"))) {
+                    if (cmd.contains("/sbin/criu ") && (cmd.contains(" lazy-pages") || cmd.contains("--lazy-pages"))
+                            || cmd.contains("restore --rpc")) { // a swrk that took a restore (an idle spare is no leftover)
                         found.add(p.getFileName() + ": " + cmd.strip());
                     }
                 } catch (IOException e) {
