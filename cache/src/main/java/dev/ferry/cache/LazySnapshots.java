@@ -189,8 +189,8 @@ final class LazySnapshots {
                     .setCriuLogPath(String.valueOf(v.outcome().logPath())).build();
         }
         String message = "restore of " + s.name() + " failed: " + v.failure() + "; the tree never ran here, so the"
-                + " source's CRIU resumes the process there (post-copy: its connections dumped with --tcp-established"
-                + " are lost); the snapshot is dropped, its pages no longer on offer";
+                + " source's CRIU resumes the process there (`ferry dump` there says how it went on); the snapshot is"
+                + " dropped, its pages no longer on offer";
         if (v.criu() == null) {
             return Results.failure(ExitCode.FAILURE, message);
         }

@@ -7,6 +7,7 @@ import dev.ferry.criu.CriuProcess;
 import dev.ferry.criu.CriuWorkDir;
 import dev.ferry.criu.PageServerSocket;
 import dev.ferry.posix.Processes;
+import dev.ferry.posix.TcpRepair;
 import dev.ferry.protocol.image.ImageDigest;
 import dev.ferry.protocol.image.ImageName;
 import dev.ferry.protocol.image.ImageOutput;
@@ -73,8 +74,13 @@ public final class LazyDumpEngine {
 
     /** The daemon's side of the page-server socket. */
     public interface PageServerLink {
-        /** CRIU's connected page-server socket, before anything is frozen; the link owns it from now on. */
-        void attach(SocketChannel socket);
+        /**
+         * CRIU's connected page-server socket, before anything is frozen; the link owns it from now on.
+         *
+         * @param beforeRollback run once, on any thread, right before the link resets the socket while the target has
+         *                       not been told to run the tree: CRIU still holds the tasks frozen then
+         */
+        void attach(SocketChannel socket, Runnable beforeRollback);
 
         /** Completes exceptionally when the link to the target fails (never normally). */
         CompletableFuture<Void> failed();
@@ -141,8 +147,13 @@ public final class LazyDumpEngine {
             process = ps.launcher(criu).start(args, workDir);
             listener.phase(DumpListener.PHASE_CRIU);
             CriuProcess p = process;
-            pages.attach(ps.accept(ACCEPT_TIMEOUT, () -> !p.isAlive()));
-            barrier = new Barrier(hook, images, sink, job, listener);
+            Barrier b = new Barrier(hook, images, sink, job, listener);
+            pages.attach(ps.accept(ACCEPT_TIMEOUT, () -> !p.isAlive()), () -> {
+                if (b.committed && job.options().tcpEstablished()) {
+                    b.tcpNote = releaseTcpRepair(job.pid()); // before post-dump CRIU's own rollback does it
+                }
+            });
+            barrier = b;
             Thread t = new Thread(barrier, "ferry-lazy-post-dump-" + workDir.getFileName());
             t.setDaemon(true);
             t.start();
@@ -229,7 +240,7 @@ public final class LazyDumpEngine {
         }
         if (rolledBack != null) {
             throw new LazyRollbackException("the target never ran the tree (" + rolledBack + "); CRIU resumed the"
-                    + " source (criu exit " + exit + ")", log);
+                    + " source (criu exit " + exit + ")" + tcpNote(job, barrier), log);
         }
         if (sourceEnded == null && exit == 0) {
             try {
@@ -250,11 +261,41 @@ public final class LazyDumpEngine {
                     + "; link: " + cause(pages);
             if (!pages.targetMayRun()) {
                 throw new LazyRollbackException("criu dump --lazy-pages failed (exit " + exit + ") before the target"
-                        + " ran the tree; CRIU resumed the source", log);
+                        + " ran the tree; CRIU resumed the source" + tcpNote(job, barrier), log);
             }
             killTree(job.pid());
         }
         throw new LazyPagesException(sourceEnded, log);
+    }
+
+    /**
+     * Before CRIU is made to resume the source after its post-dump ({@link PageServerLink#attach}'s callback): CRIU
+     * 4.2's rollback of a failed lazy transfer resumes the tasks with their TCP sockets still in repair mode (it skips
+     * its network unlock), where a blocked {@code recv} fails and the application drops the connection; the tasks are
+     * still frozen here, so ferry turns repair mode off itself. CRIU's network lock rules are swept once CRIU has
+     * exited, as after any failed dump. Returns what to tell the user.
+     */
+    private static String releaseTcpRepair(long pid) {
+        try {
+            int n = TcpRepair.release(pid);
+            LOG.log(Level.INFO, "turned TCP repair mode off on " + n + " socket(s) of the frozen tree of pid " + pid
+                    + " before CRIU resumes it (CRIU 4.2 skips that after a failed post-copy transfer)");
+            return "; its " + n + " connection(s) dumped with --tcp-established were taken out of CRIU's repair mode"
+                    + " first and go on";
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "turning TCP repair mode off on the tree of pid " + pid + " failed: " + e.getMessage());
+            return "; WARNING: its connections dumped with --tcp-established may be lost (taking them out of CRIU's"
+                    + " repair mode failed: " + e.getMessage() + ")";
+        }
+    }
+
+    private static String tcpNote(DumpJob job, Barrier barrier) {
+        if (!job.options().tcpEstablished()) {
+            return "";
+        }
+        String note = barrier.tcpNote;
+        return note != null ? note : "; WARNING: its connections dumped with --tcp-established may be lost (CRIU"
+                + " resumed it before ferry could take them out of CRIU's repair mode)";
     }
 
     private static String cause(PageServerLink pages) {
@@ -309,6 +350,8 @@ public final class LazyDumpEngine {
         volatile boolean reached;
         volatile boolean answered;
         volatile boolean committed;
+        /** What became of the --tcp-established connections when the link made CRIU resume the source; or null. */
+        volatile String tcpNote;
         volatile DumpCommitException failure;
         volatile long bytes;
         volatile int count;

@@ -5,8 +5,9 @@ import java.nio.file.Path;
 
 /**
  * A post-copy dump failed before the target was told to run the tree: CRIU resumed the source. Its post-dump hook had
- * said ok, so CRIU did not remove its network lock: the caller does ({@code NetworkLock.removeLeftovers}). Connections
- * CRIU dumped with {@code --tcp-established} stay in repair mode on the source and are lost.
+ * said ok, so CRIU did not remove its network lock: the caller does ({@code NetworkLock.removeLeftovers}). CRIU does
+ * not take the connections it dumped with {@code --tcp-established} out of repair mode either; the engine does, while
+ * the tasks are still frozen, and the message says whether it could.
  */
 public final class LazyRollbackException extends IOException {
 

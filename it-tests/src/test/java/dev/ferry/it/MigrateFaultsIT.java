@@ -27,7 +27,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * in CRIU's post-restore action (network still locked) and waits for SNAPSHOT_RESUME: the link is cut, the
  * image-proxy is killed, or the image-cache is killed. Each time the restored tree never runs, the source is resumed
  * at once with its address and its client's live connection, and neither node keeps an address, a lock rule or a
- * process of the tree (the address a dead image-cache added is removed by the next one it starts).
+ * process of the tree (the address a dead image-cache added is removed by the next one it starts). The cut is also
+ * made during a post-copy ({@code --lazy}) migration, whose source CRIU still holds the pages.
  *
  * <p>A {@link LinkFaultRelay} in the source node sits between the two daemons (the proxy dials it on 127.0.0.1, it
  * dials the cache) and acts on the cache's SNAPSHOT_HELD frame; the link is plain TCP ({@code --insecure}) so that it
@@ -50,6 +51,8 @@ class MigrateFaultsIT {
 
     @RegisterExtension
     static final LabExtension LAB = new LabExtension(OCTET, LabExtension.Daemons.NONE, true, true);
+    @RegisterExtension
+    static final PostCopyHost HOST = new PostCopyHost();
 
     private RelayProcess relay;
 
@@ -115,6 +118,43 @@ class MigrateFaultsIT {
                 + " across the cut, %d ms across both migrations%n%s%n", cut.strip(), migrate.exitCode(),
                 migrate.elapsedMillis(), migrate.stderr().strip(), gapAtCut, service.replies.maxGapMillis(),
                 again.stdout());
+    }
+
+    /**
+     * The same cut with {@code --lazy}: the target holds a tree restored through {@code criu swrk} at its
+     * post-restore notification, its pages still on the source. The refused notification makes CRIU kill the tree
+     * before it ran; the proxy resets the source CRIU's page-server socket, so CRIU resumes the source instead of
+     * ending it; no CRIU (dump, lazy-pages, swrk) and no image on tmpfs is left on either node.
+     */
+    @Test
+    void lazyLinkCutWhileTargetHoldsTheRestoredTree_sourceServesOn_noCriuLeft() throws Exception {
+        LabFixture fx = LAB.fx();
+        Service service = serviceBehindRelay(fx, 27114, "cut", "relay-cut-lazy.log", 103, 7413);
+
+        FerryResult migrate = fx.migrate(service.pid(), service.migrateArgs("--lazy"));
+        adoptIfMigrated(fx, migrate);
+        assertFalse(migrate.timedOut(), () -> "ferry migrate --lazy hung after the link was cut\n" + migrate.describe()
+                + relay.diagnostics() + fx.diagnostics());
+        String cut = faultLine("CUT", () -> migrate.describe() + fx.diagnostics());
+        assertNotEquals(0, migrate.exitCode(), () -> "ferry migrate --lazy succeeded although the link was cut before"
+                + " SNAPSHOT_HELD reached the proxy\n" + migrate.describe() + relay.diagnostics() + fx.diagnostics());
+        assertTrue(migrate.stderr().contains("keeps running"), () -> "ferry migrate --lazy does not say that the"
+                + " source keeps running\n" + migrate.describe());
+        // CRIU 4.2 would resume the source with the connection in TCP repair mode; the proxy takes it out first
+        assertTrue(migrate.stderr().contains("taken out of CRIU's repair mode first and go on"), () -> "ferry migrate"
+                + " --lazy does not say what became of the connection\n" + migrate.describe());
+
+        long atFailure = service.replies.lastN();
+        service.replies.await(fx, atFailure + 50, 15_000, "after the cut (last reply before: " + atFailure + ")");
+        service.assertServesOnTheSource(fx);
+        assertTargetClean(fx, service, TARGET_CLEAN_AFTER_CUT_MS);
+        PostCopyHost.waitUntil(() -> PostCopyHost.criuProcesses().isEmpty(), TARGET_CLEAN_AFTER_CUT_MS,
+                "a CRIU process (dump, lazy-pages, swrk) is left " + TARGET_CLEAN_AFTER_CUT_MS + " ms after the cut");
+        assertEquals(List.of(), HOST.leftInLazyDir(), "post-copy images left on tmpfs");
+        assertTrue(fx.daemons().cacheAlive(), () -> "the image-cache died with the link" + fx.diagnostics());
+        System.out.printf("MigrateFaultsIT lazy cut: relay %s%n  migrate exit %d after %d ms: %s%n  longest reply gap"
+                + " %d ms%n", cut.strip(), migrate.exitCode(), migrate.elapsedMillis(), migrate.stderr().strip(),
+                service.replies.maxGapMillis());
     }
 
     @Test
@@ -238,8 +278,10 @@ class MigrateFaultsIT {
             return server.pid();
         }
 
-        String[] migrateArgs() {
-            return new String[] {"--tcp-established", "--move-ip", vip + "/32"};
+        String[] migrateArgs(String... more) {
+            List<String> args = new java.util.ArrayList<>(List.of("--tcp-established", "--move-ip", vip + "/32"));
+            args.addAll(List.of(more));
+            return args.toArray(String[]::new);
         }
 
         /** The server runs on in the source with its address, no lock left, and its client saw nothing. */

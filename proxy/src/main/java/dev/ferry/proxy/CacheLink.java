@@ -122,6 +122,9 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     private volatile HelloAck helloAck;
     /** Post-copy: CRIU's page-server socket until the cache opens its channel, then the tunnel that owns it. */
     private volatile java.nio.channels.SocketChannel pageSocket;
+    /** The dump engine's last word before a reset of {@link #pageSocket} makes CRIU resume the source; run once. */
+    private final java.util.concurrent.atomic.AtomicReference<Runnable> beforeRollback =
+            new java.util.concurrent.atomic.AtomicReference<>();
     private volatile dev.ferry.protocol.tunnel.ChannelTunnel tunnel;
     private final CompletableFuture<Void> lazyComplete = new CompletableFuture<>();
 
@@ -794,7 +797,8 @@ public final class CacheLink implements ImageSink, AutoCloseable {
     public dev.ferry.dump.LazyDumpEngine.PageServerLink pageServer() {
         return new dev.ferry.dump.LazyDumpEngine.PageServerLink() {
             @Override
-            public void attach(java.nio.channels.SocketChannel socket) {
+            public void attach(java.nio.channels.SocketChannel socket, Runnable beforeRollback) {
+                CacheLink.this.beforeRollback.set(beforeRollback);
                 // until the target runs the tree, any end of this socket must make CRIU resume the source: a clean
                 // EOF would make it end the source (closePageServer), and if this process dies the kernel closes the
                 // socket for us, so the reset is armed now (SO_LINGER 0) and disarmed only at RESUME (snapshotHeld)
@@ -837,6 +841,7 @@ public final class CacheLink implements ImageSink, AutoCloseable {
      * and resume the source. Every caller closes the socket to make CRIU give up (LazySplitIT tests it).
      */
     private synchronized void closePageServer() {
+        beforeReset();
         var s = pageSocket;
         if (s != null) {
             lingerZero(s, true); // close(2) then sends RST
@@ -850,6 +855,19 @@ public final class CacheLink implements ImageSink, AutoCloseable {
                 s.close();
             } catch (IOException e) {
                 LOG.fine(() -> "closing CRIU's page-server socket: " + e);
+            }
+        }
+    }
+
+    /**
+     * Runs the engine's callback, once, if a reset now makes CRIU resume a source the target never ran. Called with
+     * this link's lock held, right before the reset, so that a reset on another thread waits for the callback.
+     */
+    private void beforeReset() {
+        if (handOver.get() != RESUMING) {
+            Runnable r = beforeRollback.getAndSet(null);
+            if (r != null) {
+                r.run();
             }
         }
     }
@@ -928,7 +946,10 @@ public final class CacheLink implements ImageSink, AutoCloseable {
         lazyComplete.completeExceptionally(cause);
         var t = tunnel;
         if (t != null) {
-            t.abort();
+            synchronized (this) { // as closePageServer: the engine's callback ends before any reset, whoever runs it
+                beforeReset();
+                t.abort(); // closes CRIU's page-server socket: a reset until RESUME
+            }
         }
         writabilityChanged();
         if (!(cause instanceof CacheRefusedException)) {

@@ -529,7 +529,7 @@ final class DumpService implements ControlServer.Handler {
                     ? linkFailure.getMessage() + "; nothing was handed out, so CRIU resumed the source"
                     : (linkFailure != null ? linkFailure.getMessage() + "; " : "") + back.getMessage();
             return Results.failure(code, "snapshot " + name + ": " + why + "; process " + pid + " keeps running"
-                    + " (post-copy: connections dumped with --tcp-established are lost)" + lock).toBuilder()
+                    + lock).toBuilder()
                     .setCriuLogPath(String.valueOf(back.logPath())).build();
         }
         if (e instanceof dev.ferry.dump.LazyPagesException lazy) {
