@@ -13,19 +13,23 @@
 # Run 0 is a warm-up and is not counted. Prints medians, the ratio ferry/hand-run of the downtime against the goal
 # <= 1.2 and ferry's downtime against the goal <= 300 ms (PASS/MISS), and writes bench/results/lazy-<ts>.json.
 # Sets fs.pipe-max-size=4194304 for the run and puts the previous value back. Root only.
-# Usage: bench/lazy.sh [--runs N] [--size MIB]   (defaults 5, 1024). Nodes are namespaces flazy-{sw,src,dst}
+# With --baseline-jar JAR a second image-cache/image-proxy pair runs that jar (another port, its own run dirs) and a
+# fourth case, "baseline --lazy", migrates through it in the same runs: an A/B of ferry's own change, side by side.
+# Usage: bench/lazy.sh [--runs N] [--size MIB] [--baseline-jar JAR]   (defaults 5, 1024). Nodes are namespaces flazy-{sw,src,dst}
 # (10.231.61.0/24); everything started here is ended by PID; FERRY_LAZY_KEEP=1 keeps the work dir.
 set -euo pipefail
-runs=5; size=1024
+runs=5; size=1024; base_jar=""
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=${2:?}; shift 2;;
     --size) size=${2:?}; shift 2;;
+    --baseline-jar) base_jar=${2:?}; shift 2;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0;;
-    *) echo "lazy: unknown argument '$1' (usage: bench/lazy.sh [--runs N] [--size MIB])" >&2; exit 2;;
+    *) echo "lazy: unknown argument '$1' (usage: bench/lazy.sh [--runs N] [--size MIB] [--baseline-jar JAR])" >&2; exit 2;;
   esac
 done
 [[ $runs =~ ^[1-9][0-9]*$ && $size =~ ^[1-9][0-9]*$ ]] || { echo "lazy: --runs/--size need numbers >= 1" >&2; exit 2; }
+[ -z "$base_jar" ] || [ -f "$base_jar" ] || { echo "lazy: --baseline-jar $base_jar: no such file" >&2; exit 2; }
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 jar=$repo/cli/target/ferry.jar
 criu=${FERRY_CRIU:-$repo/.criu/bin/criu}
@@ -35,8 +39,6 @@ wl=$repo/it-tests/src/test/resources/workloads/memhold.py
 [ -f "$jar" ] || (cd "$repo" && mvn -B -q -o package -DskipTests -pl cli -am)
 # shellcheck source=scripts/jvm-options
 . "$repo/scripts/jvm-options"   # the flags ./ferry starts every command with
-java_daemon=(java "${FERRY_JVM_OPTIONS[@]}" -jar "$jar")
-java_proxy=(java "${FERRY_JVM_OPTIONS[@]}" "${FERRY_PROXY_JVM_OPTIONS[@]}" -jar "$jar")
 java_client=(java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar "$jar")
 P=flazy-; SUB=10.231.61; SRC_IP=$SUB.1; DST_IP=$SUB.2; PORT=27161; PS_PORT=27162
 NS_SW=${P}sw; NS_SRC=${P}src; NS_DST=${P}dst
@@ -99,15 +101,20 @@ done
 { "${java_client[@]}" certs init "$work/pki" && "${java_client[@]}" certs issue target --dir "$work/pki" --san $DST_IP \
     && "${java_client[@]}" certs issue source --dir "$work/pki"; } >"$work/certs.log" 2>&1 || die "ferry certs failed"
 wait_ready() { for _ in $(seq 600); do grep -q '^ready' "$2" 2>/dev/null && return 0; alive "$1" || die "$3 exited; $2"; sleep 0.05; done; die "$3 not ready"; }
-mkdir -p -m 700 "$work/dst" "$work/src"
-"${in_dst[@]}" "${java_daemon[@]}" image-cache --listen $DST_IP --port $PORT --run-dir "$work/dst" --criu "$criu" \
-  --tls-allow source --tls-cert "$work/pki/target.pem" --tls-key "$work/pki/target-key.pem" --tls-ca "$work/pki/ca.pem" \
-  </dev/null >"$work/dst/cache.out" 2>"$work/dst/cache.log" &
-disown; daemons+=("$!"); track "$!"; wait_ready "$!" "$work/dst/cache.out" image-cache
-"${in_src[@]}" "${java_proxy[@]}" image-proxy --address $DST_IP --port $PORT --run-dir "$work/src" --criu "$criu" \
-  --tls-cert "$work/pki/source.pem" --tls-key "$work/pki/source-key.pem" --tls-ca "$work/pki/ca.pem" \
-  </dev/null >"$work/src/proxy.out" 2>"$work/src/proxy.log" &
-disown; daemons+=("$!"); track "$!"; wait_ready "$!" "$work/src/proxy.out" image-proxy
+start_pair() {  # start_pair JAR PORT SUFFIX: an image-cache on dst and an image-proxy on src, run dirs dst$SUFFIX, src$SUFFIX
+  local j=$1 port=$2 sfx=$3
+  mkdir -p -m 700 "$work/dst$sfx" "$work/src$sfx"
+  "${in_dst[@]}" java "${FERRY_JVM_OPTIONS[@]}" -jar "$j" image-cache --listen $DST_IP --port "$port" --run-dir "$work/dst$sfx" \
+    --criu "$criu" --tls-allow source --tls-cert "$work/pki/target.pem" --tls-key "$work/pki/target-key.pem" \
+    --tls-ca "$work/pki/ca.pem" </dev/null >"$work/dst$sfx/cache.out" 2>"$work/dst$sfx/cache.log" &
+  disown; daemons+=("$!"); track "$!"; wait_ready "$!" "$work/dst$sfx/cache.out" image-cache
+  "${in_src[@]}" java "${FERRY_JVM_OPTIONS[@]}" "${FERRY_PROXY_JVM_OPTIONS[@]}" -jar "$j" image-proxy --address $DST_IP \
+    --port "$port" --run-dir "$work/src$sfx" --criu "$criu" --tls-cert "$work/pki/source.pem" \
+    --tls-key "$work/pki/source-key.pem" --tls-ca "$work/pki/ca.pem" </dev/null >"$work/src$sfx/proxy.out" 2>"$work/src$sfx/proxy.log" &
+  disown; daemons+=("$!"); track "$!"; wait_ready "$!" "$work/src$sfx/proxy.out" image-proxy
+}
+start_pair "$jar" $PORT ""
+[ -z "$base_jar" ] || start_pair "$base_jar" $((PORT + 10)) "-base"
 
 wl_pid=""
 start_wl() {  # start_wl TAG → $wl_pid (the namespace's init as the host sees it), its sha in $work/TAG.sha
@@ -135,11 +142,12 @@ check_memory() {  # check_memory TAG RESTORED_PID → ok or why not; then ends t
 : > "$work/runs.tsv"
 echo -e "run\tcase\tdowntime_ms\tlast_page_ms\ttotal_ms\tlazy_bytes\tchecks\tload1" >> "$work/runs.tsv"
 row() { echo -e "$*" >> "$work/runs.tsv"; }
-run_ferry() {  # run_ferry RUN lazy|stop
-  local r=$1 cs=$2 out extra=() fr lz tot rp chk lb
+run_ferry() {  # run_ferry RUN lazy|stop|base (base: --lazy through the baseline pair, with the baseline jar)
+  local r=$1 cs=$2 out extra=() fr lz tot rp chk lb client=("${java_client[@]}") dir="$work/src"
   start_wl "f$cs$r"
-  [ "$cs" = lazy ] && extra=(--lazy)
-  out=$("${in_src[@]}" "${java_client[@]}" migrate -t "$wl_pid" --run-dir "$work/src" "${extra[@]}" --json 2>"$work/f$cs$r.err") \
+  [ "$cs" = stop ] || extra=(--lazy)
+  [ "$cs" = base ] && { client=(java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -jar "$base_jar"); dir="$work/src-base"; }
+  out=$("${in_src[@]}" "${client[@]}" migrate -t "$wl_pid" --run-dir "$dir" "${extra[@]}" --json 2>"$work/f$cs$r.err") \
     || die "ferry migrate ($cs) failed: $(tail -3 "$work/f$cs$r.err")"
   read -r fr lz tot rp lb < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["freeze_ms"], j.get("lazy_ms",0), j["duration_ms"], j["restored_pid"], j.get("lazy_bytes",0))' "$out")
   chk=$(check_memory "f$cs$r" "$rp")
@@ -175,9 +183,10 @@ run_criu() {  # the field notes' §5, in node src over 127.0.0.1
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "lazy: $runs runs (after one warm-up) of a $size MiB process per case; load at start: $load_start"
+ncases=3; [ -z "$base_jar" ] || ncases=4
 for r in $(seq 0 "$runs"); do
-  for i in 0 1 2; do
-    case $(((i + r) % 3)) in 0) run_ferry "$r" lazy;; 1) run_ferry "$r" stop;; 2) run_criu "$r";; esac
+  for i in $(seq 0 $((ncases - 1))); do
+    case $(((i + r) % ncases)) in 0) run_ferry "$r" lazy;; 1) run_ferry "$r" stop;; 2) run_criu "$r";; 3) run_ferry "$r" base;; esac
   done
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -194,6 +203,8 @@ for r in rows:
 m = [r for r in rows if r["run"] > 0]
 med = lambda cs, k: statistics.median([r[k] for r in m if r["case"] == cs])
 names = {"ferry-lazy": "ferry --lazy (TLS)", "ferry-stop": "ferry stop-and-copy", "criu-lazy": "hand-run CRIU lazy"}
+if any(r["case"] == "ferry-base" for r in rows):
+    names["ferry-base"] = "baseline --lazy (TLS)"
 summary = {cs: {k: med(cs, k) for k in ("downtime_ms", "last_page_ms", "total_ms")} for cs in names}
 for cs in names:
     summary[cs]["downtime_every_run_ms"] = [int(r["downtime_ms"]) for r in m if r["case"] == cs]
@@ -210,6 +221,10 @@ for cs, n in names.items():
     print(f"{n:22} {s['downtime_ms']:9.0f} {s['last_page_ms']:10.0f} {s['total_ms']:7.0f}   {s['downtime_every_run_ms']}")
 print(f"ferry --lazy downtime / hand-run: {ratio:.2f} (goal <= 1.2): {goal_ratio};  ferry --lazy downtime "
       f"{summary['ferry-lazy']['downtime_ms']:.0f} ms (goal <= 300): {goal_abs}")
+if "ferry-base" in names:
+    b = summary["ferry-base"]["downtime_ms"]
+    print(f"ferry --lazy downtime / baseline jar's: {summary['ferry-lazy']['downtime_ms'] / b:.2f};  baseline / hand-run:"
+          f" {b / base:.2f}")
 print("downtime: source frozen (CRIU's 'Seized task') -> the tree runs on the target; last page: -> the target has every"
       " page (stop-and-copy: = downtime); total: the whole command (ferry: preflight included; hand-run: dump start -> dump exit)")
 bad = [r for r in rows if r["checks"] != "ok"]

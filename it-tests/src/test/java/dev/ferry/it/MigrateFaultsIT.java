@@ -77,20 +77,7 @@ class MigrateFaultsIT {
         Service service = serviceBehindRelay(fx, 27111, "cut", "relay-cut.log", 100, 7410);
 
         FerryResult migrate = fx.migrate(service.pid(), service.migrateArgs());
-        adoptIfMigrated(fx, migrate);
-        assertFalse(migrate.timedOut(), () -> "ferry migrate hung after the link was cut\n" + migrate.describe()
-                + relay.diagnostics() + fx.diagnostics());
-        String cut = faultLine("CUT", () -> migrate.describe() + fx.diagnostics());
-        assertNotEquals(0, migrate.exitCode(), () -> "ferry migrate succeeded although the link was cut before"
-                + " SNAPSHOT_HELD reached the proxy\n" + migrate.describe() + relay.diagnostics() + fx.diagnostics());
-        assertTrue(migrate.stderr().contains("keeps running"), () -> "ferry migrate does not say that the source keeps"
-                + " running\n" + migrate.describe());
-
-        long atFailure = service.replies.lastN();
-        service.replies.await(fx, atFailure + 50, 15_000, "after the cut (last reply before: " + atFailure + ")");
-        service.assertServesOnTheSource(fx);
-        assertTargetClean(fx, service, TARGET_CLEAN_AFTER_CUT_MS);
-        assertTrue(fx.daemons().cacheAlive(), () -> "the image-cache died with the link" + fx.diagnostics());
+        String cut = assertCutLeftTheSourceServing(fx, service, migrate);
         long gapAtCut = service.replies.maxGapMillis();
 
         // Both nodes were left clean: the same server migrates, the proxy now dialing the cache directly.
@@ -132,26 +119,13 @@ class MigrateFaultsIT {
         Service service = serviceBehindRelay(fx, 27114, "cut", "relay-cut-lazy.log", 103, 7413);
 
         FerryResult migrate = fx.migrate(service.pid(), service.migrateArgs("--lazy"));
-        adoptIfMigrated(fx, migrate);
-        assertFalse(migrate.timedOut(), () -> "ferry migrate --lazy hung after the link was cut\n" + migrate.describe()
-                + relay.diagnostics() + fx.diagnostics());
-        String cut = faultLine("CUT", () -> migrate.describe() + fx.diagnostics());
-        assertNotEquals(0, migrate.exitCode(), () -> "ferry migrate --lazy succeeded although the link was cut before"
-                + " SNAPSHOT_HELD reached the proxy\n" + migrate.describe() + relay.diagnostics() + fx.diagnostics());
-        assertTrue(migrate.stderr().contains("keeps running"), () -> "ferry migrate --lazy does not say that the"
-                + " source keeps running\n" + migrate.describe());
+        String cut = assertCutLeftTheSourceServing(fx, service, migrate);
         // CRIU 4.2 would resume the source with the connection in TCP repair mode; the proxy takes it out first
         assertTrue(migrate.stderr().contains("taken out of CRIU's repair mode first and go on"), () -> "ferry migrate"
                 + " --lazy does not say what became of the connection\n" + migrate.describe());
-
-        long atFailure = service.replies.lastN();
-        service.replies.await(fx, atFailure + 50, 15_000, "after the cut (last reply before: " + atFailure + ")");
-        service.assertServesOnTheSource(fx);
-        assertTargetClean(fx, service, TARGET_CLEAN_AFTER_CUT_MS);
         PostCopyHost.waitUntil(() -> PostCopyHost.criuProcesses().isEmpty(), TARGET_CLEAN_AFTER_CUT_MS,
                 "a CRIU process (dump, lazy-pages, swrk) is left " + TARGET_CLEAN_AFTER_CUT_MS + " ms after the cut");
         assertEquals(List.of(), HOST.leftInLazyDir(), "post-copy images left on tmpfs");
-        assertTrue(fx.daemons().cacheAlive(), () -> "the image-cache died with the link" + fx.diagnostics());
         System.out.printf("MigrateFaultsIT lazy cut: relay %s%n  migrate exit %d after %d ms: %s%n  longest reply gap"
                 + " %d ms%n", cut.strip(), migrate.exitCode(), migrate.elapsedMillis(), migrate.stderr().strip(),
                 service.replies.maxGapMillis());
@@ -220,6 +194,27 @@ class MigrateFaultsIT {
                 swallow.strip(), resumedAfterMs, cachePid, service.replies.maxGapMillis(), migrate.exitCode(),
                 migrate.elapsedMillis(), migrate.stderr().strip(), LogTail.grep(fx.daemons().cacheLog(),
                         "left by migration", 1).strip());
+    }
+
+    /**
+     * After a migration whose link the relay cut at SNAPSHOT_HELD: it failed saying the source keeps running, the
+     * source serves on with its connection, the target is clean and the cache still up. Returns the relay's CUT line.
+     */
+    private String assertCutLeftTheSourceServing(LabFixture fx, Service service, FerryResult migrate) throws Exception {
+        adoptIfMigrated(fx, migrate);
+        assertFalse(migrate.timedOut(), () -> "ferry migrate hung after the link was cut\n" + migrate.describe()
+                + relay.diagnostics() + fx.diagnostics());
+        String cut = faultLine("CUT", () -> migrate.describe() + fx.diagnostics());
+        assertNotEquals(0, migrate.exitCode(), () -> "ferry migrate succeeded although the link was cut before"
+                + " SNAPSHOT_HELD reached the proxy\n" + migrate.describe() + relay.diagnostics() + fx.diagnostics());
+        assertTrue(migrate.stderr().contains("keeps running"), () -> "ferry migrate does not say that the source keeps"
+                + " running\n" + migrate.describe());
+        long atFailure = service.replies.lastN();
+        service.replies.await(fx, atFailure + 50, 15_000, "after the cut (last reply before: " + atFailure + ")");
+        service.assertServesOnTheSource(fx);
+        assertTargetClean(fx, service, TARGET_CLEAN_AFTER_CUT_MS);
+        assertTrue(fx.daemons().cacheAlive(), () -> "the image-cache died with the link" + fx.diagnostics());
+        return cut;
     }
 
     /** What {@link #killDuringTheHold} saw: the client's last reply before, how soon it got one after, migrate's end. */

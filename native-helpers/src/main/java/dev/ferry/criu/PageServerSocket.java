@@ -20,9 +20,11 @@ import java.util.List;
 import java.util.function.BooleanSupplier;
 
 /**
- * The page-server socket of one post-copy CRIU ({@code criu dump --lazy-pages} on the source, {@code criu lazy-pages}
- * on the target), handed to CRIU already connected ({@code --ps-socket 3}), so that CRIU's page server never listens
- * on a port and its client never dials one.
+ * The page-server socket of the source's post-copy CRIU ({@code criu dump --lazy-pages}), handed to CRIU already
+ * connected ({@code --ps-socket 3}), so that CRIU's page server never listens on a port. It stays a loopback TCP
+ * socket, where the target's {@code criu lazy-pages} gets one end of a socket pair ({@code dev.ferry.posix.Spawn}):
+ * only TCP can end with a reset ({@code SO_LINGER} 0), which CRIU 4.2 needs to read a failed transfer and resume
+ * the source; an AF_UNIX socket can only end with EOF, which CRIU takes for a finished transfer.
  *
  * <p>The JDK cannot pass a descriptor to a child, so CRIU is started through {@code bash}, which connects fd 3 to a
  * one-shot listener on 127.0.0.1 (an ephemeral port), writes a 32-byte secret from its environment, and execs CRIU.

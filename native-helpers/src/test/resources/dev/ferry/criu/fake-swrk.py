@@ -28,25 +28,22 @@ def field(num, value):
     return varint(num << 3) + varint(value)
 
 
+def varint_at(b, i):
+    value = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        value |= (c & 0x7F) << shift
+        shift += 7
+        if c < 0x80:
+            return value, i
+
+
 def parse(b):
     fields, i = {}, 0
     while i < len(b):
-        tag = shift = 0
-        while True:
-            c = b[i]
-            i += 1
-            tag |= (c & 0x7F) << shift
-            shift += 7
-            if c < 0x80:
-                break
-        value = shift = 0
-        while True:
-            c = b[i]
-            i += 1
-            value |= (c & 0x7F) << shift
-            shift += 7
-            if c < 0x80:
-                break
+        tag, i = varint_at(b, i)
+        value, i = varint_at(b, i)
         if tag & 7 == 2:
             value, i = b[i:i + value], i + value
         fields[tag >> 3] = value

@@ -55,6 +55,8 @@ final class DumpService implements ControlServer.Handler {
     private static final int TRANSIENT_ATTEMPTS = 3;
     /** The least time given the image-cache to answer SNAPSHOT_BEGIN (its preflight and memory admission). */
     static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
+    /** How long a retry waits for the cache to drop its previous attempt's snapshot of the same name. */
+    private static final Duration SAME_NAME_WAIT = Duration.ofSeconds(3);
 
     private final ProxyConfig config;
     private final DumpEngine engine;
@@ -230,7 +232,7 @@ final class DumpService implements ControlServer.Handler {
         long pid = plan.pid();
         Result result = null;
         for (int attempt = 1; attempt <= TRANSIENT_ATTEMPTS; attempt++) {
-            result = attempt(plan, session, extra);
+            result = attempt(plan, session, extra, attempt > 1);
             if (result.getExitCode() != ExitCode.CRIU_FAILED.code()
                     || !CriuHints.isTransientDumpFailure(result.getCriuLogExcerptList())
                     || !ProcessMemory.exists(pid) || attempt == TRANSIENT_ATTEMPTS) {
@@ -252,42 +254,70 @@ final class DumpService implements ControlServer.Handler {
         return result;
     }
 
-    private Result attempt(Plan plan, ControlSession session, DumpListener extra) {
+    /** The cache refused SNAPSHOT_BEGIN (or the link failed before READY): nothing was frozen. */
+    private Result refusedAtBegin(CacheLink link, IOException e, SnapshotName name, long pid) {
+        link.close();
+        events.linkClosed();
+        events.snapshotRefused(e instanceof CacheRefusedException refused ? refused.code() : null);
+        if (e instanceof CacheRefusedException refused) {
+            events.error(refused.code());
+        }
+        ExitCode code = e instanceof CacheRefusedException refused ? exitFor(refused.code()) : ExitCode.PEER_UNREACHABLE;
+        LOG.warning(() -> "snapshot " + name + ": " + e.getMessage());
+        return Results.failure(code, "snapshot " + name + ": " + e.getMessage() + "; process " + pid + " was not touched");
+    }
+
+    /** @param again a retry after CRIU's collision: the cache may not have dropped the last attempt's snapshot yet */
+    private Result attempt(Plan plan, ControlSession session, DumpListener extra, boolean again) {
         SnapshotName name = plan.name();
         long pid = plan.pid();
         long expected = ProcessMemory.treeRss(pid);
         session.expectBytes(expected);
         session.progress("connect", 0, 0, "connecting to the image-cache at " + plan.target());
-        CacheLink link;
-        try {
-            link = CacheLink.connect(group, channelClass, plan.host(), plan.port(), config.node(),
-                    config.connectTimeout(), tls);
-        } catch (CacheLinkException e) {
-            LOG.warning(() -> "snapshot " + name + ": " + e.getMessage());
-            events.snapshotRefused(null);
-            return Results.failure(ExitCode.PEER_UNREACHABLE, e.getMessage() + "; process " + pid + " was not touched");
-        }
-        events.linkOpened();
-        LOG.info(() -> "snapshot " + name + ": connected to the image-cache at " + link.target() + ", announcing");
-        try {
-            // the target's preflight and admission run before SNAPSHOT_READY; nothing is frozen while we wait, and
-            // under many concurrent migrations the target may take longer than a connect to answer
-            // post-copy sends no lazy pages as images: announce what the cache will hold, not the process's size
-            long announced = plan.lazy() ? Math.min(expected, (expected >> 6) + (16L << 20)) : expected;
-            link.begin(new SnapshotBegin(name, announced, pid, config.criu().version(), plan.migrate(),
-                    config.retryFor().toMillis(), plan.lazyDump(), plan.lazyDump() ? plan.lazyTimeout().toMillis() : 0),
-                    max(config.connectTimeout(), READY_TIMEOUT));
-        } catch (IOException e) {
-            link.close();
-            events.linkClosed();
-            events.snapshotRefused(e instanceof CacheRefusedException refused ? refused.code() : null);
-            if (e instanceof CacheRefusedException refused) {
-                events.error(refused.code());
+        CacheLink opened;
+        long sameNameUntil = System.nanoTime() + SAME_NAME_WAIT.toNanos();
+        while (true) {
+            CacheLink l;
+            try {
+                l = CacheLink.connect(group, channelClass, plan.host(), plan.port(), config.node(),
+                        config.connectTimeout(), tls);
+            } catch (CacheLinkException e) {
+                LOG.warning(() -> "snapshot " + name + ": " + e.getMessage());
+                events.snapshotRefused(null);
+                return Results.failure(ExitCode.PEER_UNREACHABLE, e.getMessage() + "; process " + pid + " was not touched");
             }
-            ExitCode code = e instanceof CacheRefusedException refused ? exitFor(refused.code()) : ExitCode.PEER_UNREACHABLE;
-            LOG.warning(() -> "snapshot " + name + ": " + e.getMessage());
-            return Results.failure(code, "snapshot " + name + ": " + e.getMessage() + "; process " + pid + " was not touched");
+            events.linkOpened();
+            LOG.info(() -> "snapshot " + name + ": connected to the image-cache at " + l.target() + ", announcing");
+            try {
+                // the target's preflight and admission run before SNAPSHOT_READY; nothing is frozen while we wait, and
+                // under many concurrent migrations the target may take longer than a connect to answer
+                // post-copy sends no lazy pages as images: announce what the cache will hold, not the process's size
+                long announced = plan.lazy() ? Math.min(expected, (expected >> 6) + (16L << 20)) : expected;
+                l.begin(new SnapshotBegin(name, announced, pid, config.criu().version(), plan.migrate(),
+                        config.retryFor().toMillis(), plan.lazyDump(), plan.lazyDump() ? plan.lazyTimeout().toMillis() : 0),
+                        max(config.connectTimeout(), READY_TIMEOUT));
+                opened = l;
+                break;
+            } catch (IOException e) {
+                boolean ownLeftover = again && e instanceof CacheRefusedException r && r.code() == ErrorCode.SNAPSHOT_EXISTS
+                        && System.nanoTime() - sameNameUntil < 0;
+                if (!ownLeftover) {
+                    return refusedAtBegin(l, e, name, pid);
+                }
+                // the previous attempt's connection is closed, but the cache has not seen that yet
+                // (ConcurrentMigrationsIT, 16 at once): its snapshot of this name goes with it
+                l.close();
+                events.linkClosed();
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return Results.failure(ExitCode.FAILURE, "snapshot " + name + ": interrupted while waiting to"
+                            + " begin again; process " + pid + " was not touched");
+                }
+            }
         }
+        CacheLink link = opened;
         long started = System.nanoTime();
         LOG.info(() -> "snapshot " + name + ": accepted by the image-cache at " + link.target());
         try (link; ProxyEvents.Closing linkClosed = events::linkClosed) {
