@@ -1,10 +1,9 @@
 package dev.ferry.cache;
 
-import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuLog;
 import dev.ferry.criu.CriuProcess;
-import dev.ferry.criu.CriuWorkDir;
 import dev.ferry.criu.CriuSwrk;
+import dev.ferry.criu.CriuWorkDir;
 import dev.ferry.criu.PageServerSocket;
 import dev.ferry.posix.FileDescriptorHandle;
 import dev.ferry.posix.SocketPair;

@@ -38,6 +38,8 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>A job with a {@link ResumeGate} runs CRIU with an {@link ActionScriptGate} on {@code post-restore}: a thread of
  * its own waits for the script's request and asks the gate, and a refusal makes CRIU kill the tree before it ran.
+ * A post-copy restore ({@link #restoreLazy}) goes through a {@link CriuSwrk} instead, CRIU's RPC: no process start,
+ * and the gate answers CRIU's {@code post-restore} notification on the caller's thread.
  *
  * <p>A {@code --shell-job} restore on an engine with {@link JobTerminals} runs CRIU with a new pseudo-terminal as
  * its stdin, the terminal CRIU gives a job whose terminal was outside its tree. After a successful restore the
