@@ -62,26 +62,38 @@ public final class CounterLoop {
     }
 
     /**
-     * Reads the counter until it stays unchanged for {@code quiet} (the writer is gone or frozen) and
-     * returns that value; empty if it still changes after {@code timeout}.
+     * Reads the counter until the file stays unchanged for {@code quiet} (the writer is gone or frozen) and returns the
+     * last value it held; empty if it still changes after {@code timeout}. A writer stopped between the shell's
+     * truncation and its write leaves the file empty for good: that is settled too, on the value before (the restored
+     * writer then writes the next one).
      */
     public static OptionalLong awaitSettled(Path file, Duration quiet, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
-        OptionalLong last = read(file);
+        String last = raw(file);
+        OptionalLong value = read(file);
         long since = System.nanoTime();
         while (System.nanoTime() < deadline) {
             Thread.sleep(10);
-            OptionalLong value = read(file);
-            if (value.isEmpty()) {
-                continue;
+            String now = raw(file);
+            OptionalLong parsed = read(file);
+            if (parsed.isPresent()) {
+                value = parsed;
             }
-            if (!value.equals(last)) {
-                last = value;
+            if (!java.util.Objects.equals(now, last)) {
+                last = now;
                 since = System.nanoTime();
-            } else if (System.nanoTime() - since >= quiet.toNanos()) {
-                return last;
+            } else if (System.nanoTime() - since >= quiet.toNanos() && value.isPresent()) {
+                return value;
             }
         }
         return OptionalLong.empty();
+    }
+
+    private static String raw(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            return null;
+        }
     }
 }
