@@ -26,7 +26,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -258,17 +257,7 @@ final class LazyRestore implements AutoCloseable {
         }
         spares.refill(); // for the next one, now that this one no longer runs on the frozen path
         if (images != null) {
-            try (Stream<Path> s = Files.walk(images)) {
-                s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                    try {
-                        Files.deleteIfExists(p);
-                    } catch (IOException e) {
-                        LOG.warning(() -> "deleting " + p + ": " + e.getMessage());
-                    }
-                });
-            } catch (IOException e) {
-                LOG.fine(() -> "deleting " + images + ": " + e.getMessage());
-            }
+            CriuWorkDir.delete(images);
         }
     }
 }

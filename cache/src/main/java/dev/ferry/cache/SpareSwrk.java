@@ -4,10 +4,8 @@ import dev.ferry.criu.Criu;
 import dev.ferry.criu.CriuSwrk;
 import dev.ferry.criu.CriuWorkDir;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.logging.Logger;
-import java.util.stream.Stream;
 
 /**
  * One {@code criu swrk} with its work dir, started before a post-copy restore needs it. A restore that starts its
@@ -91,25 +89,14 @@ final class SpareSwrk implements AutoCloseable {
         try {
             return new Ready(workDir, CriuSwrk.start(criu, workDir));
         } catch (IOException | RuntimeException e) {
-            deleteDir(workDir);
+            CriuWorkDir.delete(workDir);
             throw e;
         }
     }
 
     private static void discard(Ready r) {
         r.swrk().close();
-        deleteDir(r.workDir());
-    }
-
-    private static void deleteDir(Path dir) {
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                Files.deleteIfExists(f);
-            }
-            Files.deleteIfExists(dir);
-        } catch (IOException e) {
-            LOG.fine(() -> "deleting " + dir + ": " + e.getMessage());
-        }
+        CriuWorkDir.delete(r.workDir());
     }
 
     @Override

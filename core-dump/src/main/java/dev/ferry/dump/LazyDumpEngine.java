@@ -23,7 +23,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
@@ -176,7 +175,7 @@ public final class LazyDumpEngine {
                     LOG.log(Level.WARNING, "cleaning up the post-dump hook: " + e.getMessage());
                 }
             }
-            deleteTree(images);
+            CriuWorkDir.delete(images);
         }
     }
 
@@ -322,20 +321,6 @@ public final class LazyDumpEngine {
         }
         for (ProcessHandle h : tree) {
             h.destroyForcibly();
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    LOG.log(Level.WARNING, "deleting " + p + ": " + e.getMessage());
-                }
-            });
-        } catch (IOException e) {
-            LOG.log(Level.DEBUG, "deleting " + dir + ": " + e.getMessage());
         }
     }
 

@@ -23,7 +23,7 @@ import java.util.Map;
  * CRIU refuses {@code --stream} over RPC, so only restores from an images dir can use it.
  *
  * <p>Ownership: owns the process and this process's end of the socket; {@link #close} closes the socket, on which
- * swrk exits, and stops the process if it lingers. One thread calls {@link #call}.
+ * swrk exits, and has the process stopped if it lingers past a grace period. One thread calls {@link #call}.
  */
 public final class CriuSwrk implements Closeable {
 
@@ -88,17 +88,16 @@ public final class CriuSwrk implements Closeable {
         }
     }
 
-    /** Closes the socket (swrk exits on EOF) and stops swrk if it has not exited within a grace period. */
+    /**
+     * Closes the socket, on which swrk exits, without waiting for that: a restore calls this on the frozen path. A swrk
+     * still running {@link #EXIT_GRACE} later is stopped then, on a timer thread.
+     */
     @Override
     public void close() {
         socket.closeQuietly();
-        try {
-            if (!process.waitFor(EXIT_GRACE)) {
-                process.stop(EXIT_GRACE);
-            }
-        } catch (InterruptedException e) {
-            process.kill();
-            Thread.currentThread().interrupt();
+        if (process.isAlive()) {
+            java.util.concurrent.CompletableFuture.delayedExecutor(EXIT_GRACE.toMillis(),
+                    java.util.concurrent.TimeUnit.MILLISECONDS).execute(() -> process.stop(EXIT_GRACE));
         }
     }
 

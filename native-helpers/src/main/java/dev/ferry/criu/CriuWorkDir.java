@@ -8,12 +8,15 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.Set;
+import java.util.logging.Logger;
 
 /**
  * Private work directories for one CRIU run ({@code -D}): {@code <root>/<prefix>-<8 hex>}, mode 0700. The name is
  * short on purpose (the streamer socket path must fit in 107 bytes) and never holds a user-supplied name.
  */
 public final class CriuWorkDir {
+
+    private static final Logger LOG = Logger.getLogger(CriuWorkDir.class.getName());
 
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -55,6 +58,26 @@ public final class CriuWorkDir {
                     + " mount a tmpfs on /dev/shm";
         } catch (java.io.IOException e) {
             return "cannot use " + dir + " for post-copy images: " + e.getMessage();
+        }
+    }
+
+    /**
+     * Deletes {@code dir} and everything in it, as far as it can; what it cannot delete is logged (WARNING), a missing
+     * dir is nothing to do. For the dirs {@link #create} made, once nothing in them is needed.
+     */
+    public static void delete(Path dir) {
+        try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    LOG.warning(() -> "deleting " + p + ": " + e.getMessage());
+                }
+            });
+        } catch (java.nio.file.NoSuchFileException e) {
+            // gone already
+        } catch (IOException e) {
+            LOG.warning(() -> "deleting " + dir + ": " + e.getMessage());
         }
     }
 }

@@ -100,7 +100,9 @@ class CriuSwrkTest {
         assertThrows(SocketTimeoutException.class, () -> swrk.call(restore(), (s, p) -> true, Duration.ofMillis(500)));
         assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(10));
         assertTrue(swrk.process().isAlive());
+        long closing = System.nanoTime();
         swrk.close();
-        assertFalse(swrk.process().isAlive(), "close left swrk running");
+        assertTrue(System.nanoTime() - closing < TimeUnit.MILLISECONDS.toNanos(500), "close waited for swrk");
+        assertTrue(swrk.process().waitFor(Duration.ofSeconds(15)), "close left swrk running");
     }
 }

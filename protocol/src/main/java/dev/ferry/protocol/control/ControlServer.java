@@ -179,7 +179,7 @@ public final class ControlServer implements AutoCloseable {
                 session.result(Results.failure(dev.ferry.protocol.ExitCode.FAILURE, "internal error: no result"));
             }
         } catch (IOException e) {
-            LOG.fine(() -> "control connection: " + e);
+            LOG.warning(() -> "control connection: " + e + (e.getCause() == null ? "" : " (" + e.getCause() + ")"));
         }
     }
 
